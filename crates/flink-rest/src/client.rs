@@ -1,0 +1,680 @@
+//! The HTTP client: transport settings, retries, error mapping and the endpoints.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::dialect::{Dialect, FlinkVersion};
+use crate::error::{first_meaningful_line, flink_error_text, Error, Result};
+use crate::model::*;
+use crate::redact::{RedactedUrl, SecretHeader};
+
+/// Retries with exponential backoff, used only for idempotent reads.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub attempts: u32,
+    /// Wait before the first retry; doubles each time.
+    pub initial_backoff: Duration,
+    /// The longest wait between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        Self {
+            attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+/// How to reach a JobManager.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The REST endpoint, e.g. `http://10.0.0.2:8081` (may carry
+    /// `user:password@`, sent as basic auth and never printed).
+    pub url: Url,
+    /// Timeout of one request (uploads use [`ClientConfig::upload_timeout`]).
+    pub request_timeout: Duration,
+    /// Timeout to establish a connection.
+    pub connect_timeout: Duration,
+    /// Timeout of a jar upload.
+    pub upload_timeout: Duration,
+    /// Retries of idempotent reads.
+    pub retry: RetryPolicy,
+    /// A PEM bundle of CAs to trust (Flink's REST SSL with a private CA).
+    pub ca_cert: Option<PathBuf>,
+    /// A PEM client certificate and its PEM key, for mutual TLS.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
+    /// Extra headers sent with every request (e.g. a proxy's `Authorization`).
+    pub headers: Vec<SecretHeader>,
+}
+
+impl ClientConfig {
+    /// Settings for `url` with default timeouts and retries.
+    pub fn new(url: Url) -> Self {
+        Self {
+            url,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            upload_timeout: Duration::from_secs(30 * 60),
+            retry: RetryPolicy::default(),
+            ca_cert: None,
+            client_identity: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// A client for one JobManager's REST API.
+#[derive(Debug, Clone)]
+pub struct FlinkClient {
+    http: reqwest::Client,
+    /// The endpoint without credentials, ending in `/`.
+    base: Url,
+    shown: RedactedUrl,
+    config: ClientConfig,
+    dialect: std::sync::Arc<OnceCell<Dialect>>,
+}
+
+impl FlinkClient {
+    /// Builds a client. Fails on an unusable URL, CA bundle or certificate;
+    /// does not contact the JobManager.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let url = &config.url;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "the JobManager URL must start with http:// or https://, not {}://",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(Error::Config("the JobManager URL has no host".into()));
+        }
+        let shown = RedactedUrl::new(url.clone());
+
+        let mut headers = HeaderMap::new();
+        if !url.username().is_empty() {
+            headers.insert(AUTHORIZATION, basic_auth(url));
+        }
+        for h in &config.headers {
+            headers.insert(h.name().clone(), h.value().clone());
+        }
+
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .default_headers(headers)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("flink-ops/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &config.ca_cert {
+            let pem = read_file(ca)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Config(format!("{} is not a PEM CA bundle: {e}", ca.display()))
+            })?;
+            if certs.is_empty() {
+                return Err(Error::Config(format!(
+                    "{} holds no PEM certificate",
+                    ca.display()
+                )));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some((cert, key)) = &config.client_identity {
+            let mut pem = read_file(cert)?;
+            pem.push(b'\n');
+            pem.extend(read_file(key)?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                Error::Config(format!(
+                    "{} and {} are not a PEM certificate and key: {e}",
+                    cert.display(),
+                    key.display()
+                ))
+            })?;
+            builder = builder.identity(identity);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+
+        let mut base = url.clone();
+        let _ = base.set_username("");
+        let _ = base.set_password(None);
+        base.set_query(None);
+        base.set_fragment(None);
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(Self {
+            http,
+            base,
+            shown,
+            config,
+            dialect: Default::default(),
+        })
+    }
+
+    /// The JobManager URL, safe to print.
+    pub fn url(&self) -> &RedactedUrl {
+        &self.shown
+    }
+
+    fn endpoint(&self, path: &str) -> Url {
+        // Paths are built by this crate from ids Flink gave us; join cannot fail.
+        self.base
+            .join(path.trim_start_matches('/'))
+            .expect("REST paths are relative URLs")
+    }
+
+    // ---- transport -------------------------------------------------------
+
+    /// Sends a request once, mapping transport failures and error statuses.
+    async fn send(&self, method: Method, url: Url, build: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Result<Response> {
+        let shown = RedactedUrl::new(url.clone());
+        let request = build(
+            self.http
+                .request(method.clone(), url)
+                .timeout(self.config.request_timeout),
+        );
+        tracing::debug!(%method, url = %shown, "flink rest request");
+        let response = request.send().await.map_err(|e| Error::Unreachable {
+            method: method.clone(),
+            url: shown.clone(),
+            reason: transport_reason(&e),
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        let message = flink_error_text(&body);
+        Err(match status {
+            StatusCode::NOT_FOUND => Error::NotFound { method, url: shown, message },
+            StatusCode::CONFLICT => Error::Conflict { method, url: shown, message },
+            s if s.is_client_error() => Error::Client { method, url: shown, status, message },
+            _ => Error::Server { method, url: shown, status, message },
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(method: &Method, url: &Url, response: Response) -> Result<T> {
+        let unexpected = |detail: String| Error::UnexpectedResponse {
+            method: method.clone(),
+            url: RedactedUrl::new(url.clone()),
+            detail,
+        };
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| unexpected(format!("the answer broke off: {}", transport_reason(&e))))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            let start: String = String::from_utf8_lossy(&bytes).chars().take(120).collect();
+            unexpected(format!("{e} (answer began with {start:?})"))
+        })
+    }
+
+    /// An idempotent GET, retried on transport errors and 5xx.
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let url = self.endpoint(path);
+        let policy = self.config.retry;
+        let mut attempt = 1;
+        loop {
+            let outcome = match self.send(Method::GET, url.clone(), |r| r).await {
+                Ok(response) => Self::json(&Method::GET, &url, response).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Err(e) if e.is_transient() && attempt < policy.attempts => {
+                    let wait = policy.backoff(attempt);
+                    tracing::debug!(error = %e, ?wait, "retrying read");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A request that changes something: sent once, never retried.
+    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> Result<T> {
+        let url = self.endpoint(path);
+        let response = self
+            .send(method.clone(), url.clone(), |r| match body {
+                Some(b) => r.json(&b),
+                None => r,
+            })
+            .await?;
+        Self::json(&method, &url, response).await
+    }
+
+    async fn call_no_content(&self, method: Method, path: &str) -> Result<()> {
+        let url = self.endpoint(path);
+        self.send(method, url, |r| r).await.map(drop)
+    }
+
+    // ---- cluster ---------------------------------------------------------
+
+    /// The cluster's Flink version (`GET /config`), asked once per client.
+    pub async fn version(&self) -> Result<FlinkVersion> {
+        Ok(self.dialect().await?.version())
+    }
+
+    /// The dialect matching the cluster's version.
+    pub async fn dialect(&self) -> Result<Dialect> {
+        self.dialect
+            .get_or_try_init(|| async {
+                let config: ConfigResponse = self.get("config").await?;
+                let version: FlinkVersion = config.flink_version.parse().map_err(|detail| {
+                    Error::UnexpectedResponse {
+                        method: Method::GET,
+                        url: RedactedUrl::new(self.endpoint("config")),
+                        detail,
+                    }
+                })?;
+                if version < FlinkVersion::OLDEST_SUPPORTED {
+                    return Err(Error::Config(format!(
+                        "the JobManager runs Flink {version}; flink-ops supports Flink {} and later",
+                        FlinkVersion::OLDEST_SUPPORTED
+                    )));
+                }
+                Ok(Dialect::new(version))
+            })
+            .await
+            .copied()
+    }
+
+    /// `GET /overview`.
+    pub async fn overview(&self) -> Result<ClusterOverview> {
+        self.get("overview").await
+    }
+
+    /// `GET /taskmanagers`.
+    pub async fn task_managers(&self) -> Result<Vec<TaskManager>> {
+        Ok(self.get::<TaskManagers>("taskmanagers").await?.taskmanagers)
+    }
+
+    // ---- jobs ------------------------------------------------------------
+
+    /// All jobs the JobManager knows, running or not (`GET /jobs/overview`).
+    pub async fn jobs(&self) -> Result<Vec<JobOverview>> {
+        Ok(self.get::<JobsOverview>("jobs/overview").await?.jobs)
+    }
+
+    /// Jobs whose name is exactly `name` (never a substring match).
+    pub async fn jobs_named(&self, name: &str) -> Result<Vec<JobOverview>> {
+        let mut jobs = self.jobs().await?;
+        jobs.retain(|j| j.name == name);
+        Ok(jobs)
+    }
+
+    /// `GET /jobs/{id}`.
+    pub async fn job(&self, job: &JobId) -> Result<JobDetails> {
+        self.get(&format!("jobs/{job}")).await
+    }
+
+    /// `GET /jobs/{id}/checkpoints`.
+    pub async fn checkpoints(&self, job: &JobId) -> Result<CheckpointStats> {
+        self.get(&format!("jobs/{job}/checkpoints")).await
+    }
+
+    /// Job-level metrics by name (`GET /jobs/{id}/metrics?get=...`), e.g.
+    /// `numRestarts`. Metrics the job does not have are left out.
+    pub async fn job_metrics(&self, job: &JobId, names: &[&str]) -> Result<Vec<Metric>> {
+        self.get(&format!("jobs/{job}/metrics?get={}", names.join(",")))
+            .await
+    }
+
+    /// The names of the metrics a vertex's subtasks offer.
+    pub async fn vertex_metric_names(&self, job: &JobId, vertex: &str) -> Result<Vec<String>> {
+        let metrics: Vec<Metric> = self
+            .get(&format!("jobs/{job}/vertices/{vertex}/subtasks/metrics"))
+            .await?;
+        Ok(metrics.into_iter().map(|m| m.id).collect())
+    }
+
+    /// Metrics aggregated over a vertex's subtasks (`max` and `sum`).
+    pub async fn vertex_metrics(&self, job: &JobId, vertex: &str, names: &[&str]) -> Result<Vec<Metric>> {
+        self.get(&format!(
+            "jobs/{job}/vertices/{vertex}/subtasks/metrics?get={}&agg=max,sum",
+            names.join(",")
+        ))
+        .await
+    }
+
+    /// Cancels a job (`PATCH /jobs/{id}?mode=cancel`).
+    pub async fn cancel(&self, job: &JobId) -> Result<()> {
+        self.call_no_content(Method::PATCH, &format!("jobs/{job}?mode=cancel"))
+            .await
+    }
+
+    // ---- jars ------------------------------------------------------------
+
+    /// Uploads a jar, streamed from disk (memory does not grow with its
+    /// size), under `upload_name` (what `GET /jars` shows as its name).
+    pub async fn upload_jar(&self, path: &Path, upload_name: &str) -> Result<JarId> {
+        let file_error = |source| Error::File {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = tokio::fs::File::open(path).await.map_err(file_error)?;
+        let len = file.metadata().await.map_err(file_error)?.len();
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
+            .file_name(upload_name.to_string())
+            .mime_str("application/x-java-archive")
+            .expect("a valid MIME type");
+        let form = reqwest::multipart::Form::new().part("jarfile", part);
+
+        let url = self.endpoint("jars/upload");
+        let timeout = self.config.upload_timeout;
+        let response = self
+            .send(Method::POST, url.clone(), |r| r.multipart(form).timeout(timeout))
+            .await?;
+        let uploaded: JarUploadResponse = Self::json(&Method::POST, &url, response).await?;
+        // Flink answers with the stored path; the jar id is its file name.
+        let id = uploaded
+            .filename
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::UnexpectedResponse {
+                method: Method::POST,
+                url: RedactedUrl::new(url.clone()),
+                detail: format!("no jar file name in {:?}", uploaded.filename),
+            })?;
+        Ok(JarId::new(id))
+    }
+
+    /// `GET /jars`.
+    pub async fn jars(&self) -> Result<Vec<JarFile>> {
+        Ok(self.get::<JarList>("jars").await?.files)
+    }
+
+    /// `DELETE /jars/{id}`.
+    pub async fn delete_jar(&self, jar: &JarId) -> Result<()> {
+        self.call_no_content(Method::DELETE, &format!("jars/{jar}"))
+            .await
+    }
+
+    /// Runs an uploaded jar (`POST /jars/{id}/run`) in the cluster's dialect.
+    pub async fn run_jar(&self, jar: &JarId, run: &RunJob) -> Result<JobId> {
+        let body = self.dialect().await?.run_body(run);
+        let response: JarRunResponse = self
+            .call(Method::POST, &format!("jars/{jar}/run"), Some(body))
+            .await?;
+        Ok(response.jobid)
+    }
+
+    // ---- savepoints ------------------------------------------------------
+
+    /// Triggers a savepoint of a running job into `target_directory` (or
+    /// the cluster's default savepoint directory).
+    pub async fn trigger_savepoint(&self, job: &JobId, target_directory: Option<&str>, format: SavepointFormat) -> Result<AsyncOperation> {
+        // This endpoint's body is hyphenated, unlike stop's.
+        let body = json!({
+            "target-directory": target_directory,
+            "cancel-job": false,
+            "formatType": format.as_flink(),
+        });
+        let trigger: TriggerResponse = self
+            .call(Method::POST, &format!("jobs/{job}/savepoints"), Some(body))
+            .await?;
+        Ok(AsyncOperation::Savepoint {
+            job: job.clone(),
+            trigger: trigger.request_id,
+        })
+    }
+
+    /// Stops a job with a savepoint (`POST /jobs/{id}/stop`); with `drain`,
+    /// sources emit MAX_WATERMARK first (event-time timers fire).
+    pub async fn stop_with_savepoint(&self, job: &JobId, target_directory: Option<&str>, drain: bool, format: SavepointFormat) -> Result<AsyncOperation> {
+        let body = json!({
+            "targetDirectory": target_directory,
+            "drain": drain,
+            "formatType": format.as_flink(),
+        });
+        let trigger: TriggerResponse = self
+            .call(Method::POST, &format!("jobs/{job}/stop"), Some(body))
+            .await?;
+        Ok(AsyncOperation::Savepoint {
+            job: job.clone(),
+            trigger: trigger.request_id,
+        })
+    }
+
+    /// Disposes a savepoint through the JobManager (any filesystem it reaches).
+    pub async fn dispose_savepoint(&self, path: &str) -> Result<AsyncOperation> {
+        let trigger: TriggerResponse = self
+            .call(
+                Method::POST,
+                "savepoint-disposal",
+                Some(json!({ "savepoint-path": path })),
+            )
+            .await?;
+        Ok(AsyncOperation::Disposal {
+            path: path.to_string(),
+            trigger: trigger.request_id,
+        })
+    }
+
+    /// The current state of an asynchronous operation.
+    pub async fn operation_status(&self, op: &AsyncOperation) -> Result<OperationStatus> {
+        let path = match op {
+            AsyncOperation::Savepoint { job, trigger } => format!("jobs/{job}/savepoints/{trigger}"),
+            AsyncOperation::Disposal { trigger, .. } => format!("savepoint-disposal/{trigger}"),
+        };
+        let result: AsyncResult = self.get(&path).await?;
+        Ok(match result.status.id.as_str() {
+            "IN_PROGRESS" => OperationStatus::InProgress,
+            _ => match result.operation.and_then(|o| {
+                match o.failure_cause {
+                    // COMPLETED with a failure cause is a failure.
+                    Some(cause) => Some(Err(describe_cause(cause))),
+                    None => o.location.map(Ok),
+                }
+            }) {
+                Some(Err(cause)) => OperationStatus::Failed { cause },
+                Some(Ok(location)) => OperationStatus::Completed {
+                    location: Some(location),
+                },
+                None => OperationStatus::Completed { location: None },
+            },
+        })
+    }
+
+    /// Polls an operation until it completes, fails or `timeout` passes.
+    ///
+    /// Returns the savepoint location for savepoints, `None` for disposals.
+    /// Transient errors while polling (a JobManager briefly unreachable) are
+    /// retried until the deadline.
+    pub async fn wait_for(&self, op: &AsyncOperation, timeout: Duration) -> Result<Option<String>> {
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let mut interval = Duration::from_millis(100);
+        loop {
+            match self.operation_status(op).await {
+                Ok(OperationStatus::Completed { location }) => {
+                    if matches!(op, AsyncOperation::Savepoint { .. }) && location.is_none() {
+                        return Err(Error::OperationFailed {
+                            operation: op.to_string(),
+                            cause: "Flink reported it complete but gave no location".into(),
+                        });
+                    }
+                    return Ok(location);
+                }
+                Ok(OperationStatus::Failed { cause }) => {
+                    return Err(Error::OperationFailed {
+                        operation: op.to_string(),
+                        cause,
+                    })
+                }
+                Ok(OperationStatus::InProgress) => {}
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(operation = %op, error = %e, "cannot poll the operation; retrying");
+                }
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::OperationTimedOut {
+                    operation: op.to_string(),
+                    waited: timeout,
+                });
+            }
+            tokio::time::sleep(interval.min(deadline - now)).await;
+            interval = (interval * 2).min(Duration::from_secs(1));
+        }
+    }
+}
+
+fn describe_cause(cause: FailureCause) -> String {
+    let text = cause
+        .stack_trace
+        .as_deref()
+        .map(first_meaningful_line)
+        .filter(|l| !l.is_empty());
+    match (text, cause.class) {
+        (Some(text), _) => text,
+        (None, Some(class)) => class,
+        (None, None) => "no cause given".into(),
+    }
+}
+
+fn basic_auth(url: &Url) -> HeaderValue {
+    use std::fmt::Write;
+    let user = percent_decode(url.username());
+    let password = url.password().map(percent_decode).unwrap_or_default();
+    let encoded = BASE64.encode(format!("{user}:{password}"));
+    let mut value = String::new();
+    let _ = write!(value, "Basic {encoded}");
+    let mut value = HeaderValue::try_from(value).expect("base64 is a valid header value");
+    value.set_sensitive(true);
+    value
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::File {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// A short reason for a transport failure, with its cause chain.
+fn transport_reason(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut causes = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !causes.contains(&text) {
+            causes.push(text);
+        }
+        source = s.source();
+    }
+    if causes.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {}", causes.join(": "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_become_basic_auth_and_leave_the_url() {
+        let client = FlinkClient::new(ClientConfig::new(
+            Url::parse("https://ali%40ce:p%3Ass@flink.example:8443/proxy?x=1").unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(client.base.as_str(), "https://flink.example:8443/proxy/");
+        assert_eq!(client.endpoint("jobs/overview").as_str(), "https://flink.example:8443/proxy/jobs/overview");
+        assert!(!client.url().to_string().contains("p%3Ass"));
+        let header = basic_auth(&Url::parse("http://ali%40ce:p%3Ass@h/").unwrap());
+        assert_eq!(header.to_str().unwrap(), format!("Basic {}", BASE64.encode("ali@ce:p:ss")));
+        assert!(header.is_sensitive());
+    }
+
+    #[test]
+    fn unusable_urls_are_rejected_before_any_request() {
+        for url in ["ftp://flink:8081", "file:///tmp/x"] {
+            let err = FlinkClient::new(ClientConfig::new(Url::parse(url).unwrap())).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_ca_bundle_is_a_file_error() {
+        let mut config = ClientConfig::new(Url::parse("https://flink:8081").unwrap());
+        config.ca_cert = Some("/nonexistent/ca.pem".into());
+        let err = FlinkClient::new(config).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn garbage_ca_bundle_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate").unwrap();
+        let mut config = ClientConfig::new(Url::parse("https://flink:8081").unwrap());
+        config.ca_cert = Some(ca);
+        let err = FlinkClient::new(config).unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy {
+            attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+        };
+        assert_eq!(p.backoff(1), Duration::from_millis(100));
+        assert_eq!(p.backoff(2), Duration::from_millis(200));
+        assert_eq!(p.backoff(3), Duration::from_millis(400));
+        assert_eq!(p.backoff(4), Duration::from_millis(500));
+    }
+}

@@ -1,0 +1,224 @@
+//! Typed errors that say what was asked, what came back and what Flink said.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+
+use crate::redact::RedactedUrl;
+
+/// A result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to a JobManager.
+///
+/// The variants are distinct so callers can decide: an unreachable
+/// JobManager is worth retrying later, a 404 means the job or jar is gone, a
+/// conflict usually means the job already finished.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No HTTP answer: connection refused, DNS failure, TLS failure or timeout.
+    #[error("{method} {url}: the JobManager is unreachable ({reason})")]
+    Unreachable {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, credentials redacted.
+        url: RedactedUrl,
+        /// What went wrong, in a few words, with the cause chain.
+        reason: String,
+    },
+    /// 404: the job, jar or operation is unknown to the JobManager.
+    #[error("{method} {url}: not found (HTTP 404){}", flink_text(.message))]
+    NotFound {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, credentials redacted.
+        url: RedactedUrl,
+        /// Flink's own error text.
+        message: String,
+    },
+    /// 409: the request conflicts with the job's state (often: already terminated).
+    #[error("{method} {url}: conflict (HTTP 409){}", flink_text(.message))]
+    Conflict {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, credentials redacted.
+        url: RedactedUrl,
+        /// Flink's own error text.
+        message: String,
+    },
+    /// Any other 4xx: the request was wrong.
+    #[error("{method} {url}: rejected with HTTP {status}{}", flink_text(.message))]
+    Client {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, credentials redacted.
+        url: RedactedUrl,
+        /// The HTTP status.
+        status: StatusCode,
+        /// Flink's own error text.
+        message: String,
+    },
+    /// 5xx: the JobManager failed to handle the request.
+    #[error("{method} {url}: JobManager error HTTP {status}{}", flink_text(.message))]
+    Server {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, credentials redacted.
+        url: RedactedUrl,
+        /// The HTTP status.
+        status: StatusCode,
+        /// Flink's own error text.
+        message: String,
+    },
+    /// A 2xx answer that is not what the REST API documents (garbled JSON,
+    /// missing fields): not a Flink JobManager, or a proxy in between.
+    #[error("{method} {url}: unexpected answer from the JobManager: {detail}")]
+    UnexpectedResponse {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, credentials redacted.
+        url: RedactedUrl,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// An asynchronous operation (savepoint, disposal) finished with a failure.
+    #[error("{operation} failed: {cause}")]
+    OperationFailed {
+        /// What was attempted, e.g. "savepoint of job 3f2a…".
+        operation: String,
+        /// Flink's failure cause (the first line of its stack trace).
+        cause: String,
+    },
+    /// An asynchronous operation did not finish before the deadline.
+    #[error("{operation} did not finish within {}", humanize(*.waited))]
+    OperationTimedOut {
+        /// What was attempted.
+        operation: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// A local file (a jar to upload) could not be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The client could not be built (bad URL, CA bundle or client certificate).
+    #[error("invalid REST client settings: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// True when no HTTP answer came back at all.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Unreachable { .. })
+    }
+
+    /// True for a 404.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// True for errors worth retrying later: unreachable or a 5xx.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unreachable { .. } | Error::Server { .. })
+    }
+}
+
+fn flink_text(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else if secs > 0 {
+        format!("{secs}s")
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Extracts Flink's error text from an error body: `{"errors": ["..."]}`.
+///
+/// Flink often puts a whole Java stack trace in the first entry; only its
+/// first line (the exception and message) is worth showing a person.
+pub(crate) fn flink_error_text(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        errors: Vec<String>,
+    }
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(parsed) => parsed
+            .errors
+            .iter()
+            .map(|e| first_meaningful_line(e))
+            .filter(|e| !e.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(_) => {
+            let trimmed = body.trim();
+            let mut text: String = trimmed.chars().take(300).collect();
+            if text.len() < trimmed.len() {
+                text.push('…');
+            }
+            text
+        }
+    }
+}
+
+/// The first line of a Java stack trace that says something, skipping the
+/// generic "Internal server error." wrapper Flink adds.
+pub(crate) fn first_meaningful_line(trace: &str) -> String {
+    let mut lines = trace
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("at ") && *l != "<Exception on server side:");
+    let first = lines.next().unwrap_or_default();
+    if first.eq_ignore_ascii_case("Internal server error.") {
+        if let Some(next) = lines.next() {
+            return next.to_string();
+        }
+    }
+    first.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flink_error_bodies_are_reduced_to_their_message() {
+        let body = r#"{"errors":["org.apache.flink.runtime.rest.handler.RestHandlerException: Job 00000000000000000000000000000001 not found\n\tat org.apache.flink.Foo.bar(Foo.java:1)"]}"#;
+        assert_eq!(
+            flink_error_text(body),
+            "org.apache.flink.runtime.rest.handler.RestHandlerException: Job 00000000000000000000000000000001 not found"
+        );
+    }
+
+    #[test]
+    fn internal_server_error_wrapper_is_skipped() {
+        let body = r#"{"errors":["Internal server error.","<Exception on server side:\njava.lang.IllegalStateException: boom\n\tat x.y(Z.java:1)"]}"#;
+        assert_eq!(flink_error_text(body), "Internal server error.; java.lang.IllegalStateException: boom");
+        assert_eq!(
+            first_meaningful_line("Internal server error.\n<Exception on server side:\njava.io.IOException: disk"),
+            "java.io.IOException: disk"
+        );
+    }
+
+    #[test]
+    fn non_json_bodies_are_truncated() {
+        let body = "x".repeat(1000);
+        let text = flink_error_text(&body);
+        assert_eq!(text.chars().count(), 301);
+        assert!(text.ends_with('…'));
+    }
+}

@@ -1,0 +1,571 @@
+//! Request and response types of the REST API, as the client exposes them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an id as Flink prints it.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as Flink prints it.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A job id: 32 hex characters.
+    JobId
+);
+id_type!(
+    /// An uploaded jar's id: the stored file name, `<uuid>_<name>.jar`.
+    JarId
+);
+id_type!(
+    /// The id of an asynchronous operation (savepoint, disposal).
+    TriggerId
+);
+
+/// `GET /overview`: the cluster at a glance.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ClusterOverview {
+    /// Registered TaskManagers.
+    pub taskmanagers: u32,
+    /// All task slots.
+    pub slots_total: u32,
+    /// Free task slots.
+    pub slots_available: u32,
+    /// Jobs running.
+    pub jobs_running: u32,
+    /// Jobs finished.
+    pub jobs_finished: u32,
+    /// Jobs cancelled.
+    pub jobs_cancelled: u32,
+    /// Jobs failed.
+    pub jobs_failed: u32,
+    /// The Flink version.
+    pub flink_version: String,
+}
+
+/// One registered TaskManager (`GET /taskmanagers`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskManager {
+    /// Its resource id.
+    pub id: String,
+    /// Its RPC path (contains its host).
+    #[serde(default)]
+    pub path: String,
+    /// Task slots it offers.
+    pub slots_number: u32,
+    /// Of which free.
+    pub free_slots: u32,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TaskManagers {
+    pub taskmanagers: Vec<TaskManager>,
+}
+
+/// A job's state, as Flink names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Submitted, not yet scheduled.
+    Initializing,
+    /// Created, waiting for resources.
+    Created,
+    /// Running (tasks may still be deploying: see [`JobDetails::all_tasks_running`]).
+    Running,
+    /// Failing.
+    Failing,
+    /// Failed for good.
+    Failed,
+    /// Being cancelled.
+    Cancelling,
+    /// Cancelled.
+    Canceled,
+    /// Finished (also after stop-with-savepoint).
+    Finished,
+    /// Restarting after a failure or rescale.
+    Restarting,
+    /// Suspended (JobManager lost leadership).
+    Suspended,
+    /// Being reconciled after a JobManager failover.
+    Reconciling,
+    /// A state this client does not know.
+    Other(String),
+}
+
+impl JobState {
+    /// Flink's name for it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            JobState::Initializing => "INITIALIZING",
+            JobState::Created => "CREATED",
+            JobState::Running => "RUNNING",
+            JobState::Failing => "FAILING",
+            JobState::Failed => "FAILED",
+            JobState::Cancelling => "CANCELLING",
+            JobState::Canceled => "CANCELED",
+            JobState::Finished => "FINISHED",
+            JobState::Restarting => "RESTARTING",
+            JobState::Suspended => "SUSPENDED",
+            JobState::Reconciling => "RECONCILING",
+            JobState::Other(s) => s,
+        }
+    }
+
+    /// True for states a job never leaves.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            JobState::Failed | JobState::Canceled | JobState::Finished
+        )
+    }
+
+    /// True while the job holds (or is acquiring) resources: anything not terminal.
+    pub fn is_active(&self) -> bool {
+        !self.is_terminal()
+    }
+}
+
+impl From<&str> for JobState {
+    fn from(s: &str) -> Self {
+        match s {
+            "INITIALIZING" => JobState::Initializing,
+            "CREATED" => JobState::Created,
+            "RUNNING" => JobState::Running,
+            "FAILING" => JobState::Failing,
+            "FAILED" => JobState::Failed,
+            "CANCELLING" => JobState::Cancelling,
+            "CANCELED" => JobState::Canceled,
+            "FINISHED" => JobState::Finished,
+            "RESTARTING" => JobState::Restarting,
+            "SUSPENDED" => JobState::Suspended,
+            "RECONCILING" => JobState::Reconciling,
+            other => JobState::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for JobState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(JobState::from(String::deserialize(d)?.as_str()))
+    }
+}
+
+impl Serialize for JobState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One job in `GET /jobs/overview`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct JobOverview {
+    /// Its id.
+    pub jid: JobId,
+    /// Its name (not unique: compare exactly).
+    pub name: String,
+    /// Its state.
+    pub state: JobState,
+    /// Start time, epoch milliseconds.
+    pub start_time: i64,
+    /// End time, epoch milliseconds, or -1 while running.
+    pub end_time: i64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct JobsOverview {
+    pub jobs: Vec<JobOverview>,
+}
+
+/// `GET /jobs/{id}`: a job with its vertices.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct JobDetails {
+    /// Its id.
+    pub jid: JobId,
+    /// Its name.
+    pub name: String,
+    /// Its state.
+    pub state: JobState,
+    /// Start time, epoch milliseconds.
+    pub start_time: i64,
+    /// Its vertices (chained operators).
+    pub vertices: Vec<Vertex>,
+}
+
+impl JobDetails {
+    /// True when the job is RUNNING and so is every task of every vertex.
+    ///
+    /// A job turns RUNNING as soon as it is scheduled; its tasks may still be
+    /// deploying or waiting for slots.
+    pub fn all_tasks_running(&self) -> bool {
+        self.state == JobState::Running
+            && !self.vertices.is_empty()
+            && self.vertices.iter().all(|v| {
+                // A vertex reports RUNNING as soon as one task runs; count them.
+                match v.tasks.get("RUNNING") {
+                    Some(running) => *running == v.parallelism && v.parallelism > 0,
+                    None => v.status == "RUNNING",
+                }
+            })
+    }
+}
+
+/// One vertex of a job.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Vertex {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its current parallelism.
+    pub parallelism: u32,
+    /// Its aggregated execution state (`RUNNING`, `DEPLOYING`, ...).
+    pub status: String,
+    /// How many of its tasks are in each execution state.
+    #[serde(default)]
+    pub tasks: BTreeMap<String, u32>,
+}
+
+/// `GET /jobs/{id}/checkpoints`: checkpoint statistics.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CheckpointStats {
+    /// Counts of checkpoints by outcome.
+    pub counts: CheckpointCounts,
+    /// The latest ones of each kind.
+    pub latest: LatestCheckpoints,
+}
+
+/// Counts of checkpoints by outcome.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CheckpointCounts {
+    /// Restores so far.
+    #[serde(default)]
+    pub restored: u64,
+    /// Completed checkpoints and savepoints.
+    #[serde(default)]
+    pub completed: u64,
+    /// Failed ones.
+    #[serde(default)]
+    pub failed: u64,
+}
+
+/// The latest checkpoints of each kind.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct LatestCheckpoints {
+    /// The newest completed checkpoint.
+    pub completed: Option<CompletedCheckpoint>,
+    /// The newest savepoint.
+    pub savepoint: Option<CompletedCheckpoint>,
+    /// What the job restored from, if anything.
+    pub restored: Option<RestoredCheckpoint>,
+}
+
+/// A completed checkpoint or savepoint.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CompletedCheckpoint {
+    /// Its id.
+    pub id: u64,
+    /// True for a savepoint.
+    #[serde(default)]
+    pub is_savepoint: bool,
+    /// When it was triggered, epoch milliseconds.
+    #[serde(default)]
+    pub trigger_timestamp: i64,
+    /// Where it is stored (`file:/...`), when externalized.
+    #[serde(default)]
+    pub external_path: Option<String>,
+    /// Size of its state in bytes, where Flink reports it.
+    #[serde(default)]
+    pub state_size: Option<u64>,
+    /// True when Flink has discarded it.
+    #[serde(default)]
+    pub discarded: bool,
+}
+
+/// What a job restored from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RestoredCheckpoint {
+    /// The checkpoint's id.
+    pub id: u64,
+    /// When the restore happened, epoch milliseconds.
+    #[serde(default)]
+    pub restore_timestamp: i64,
+    /// True when it was a savepoint.
+    #[serde(default)]
+    pub is_savepoint: bool,
+    /// Its path.
+    #[serde(default)]
+    pub external_path: Option<String>,
+}
+
+/// An uploaded jar (`GET /jars`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct JarFile {
+    /// Its id, to run or delete it.
+    pub id: JarId,
+    /// The file name it was uploaded under.
+    pub name: String,
+    /// Upload time, epoch milliseconds.
+    pub uploaded: i64,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct JarList {
+    pub files: Vec<JarFile>,
+}
+
+/// What a restored job does with the snapshot it starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimMode {
+    /// The job owns the snapshot and may delete it later.
+    Claim,
+    /// The snapshot stays the user's; the job takes a full first checkpoint.
+    #[default]
+    NoClaim,
+}
+
+/// How `POST /jars/{id}/run` should start a job.
+#[derive(Debug, Clone, Default)]
+pub struct RunJob {
+    /// The main class, when the jar's manifest has none or another is wanted.
+    pub entry_class: Option<String>,
+    /// The program's own arguments.
+    pub program_args: Vec<String>,
+    /// Default parallelism.
+    pub parallelism: Option<u32>,
+    /// A fixed job id.
+    pub job_id: Option<JobId>,
+    /// The savepoint or retained checkpoint to restore from.
+    pub savepoint_path: Option<String>,
+    /// Skip state that maps to no operator of the new job.
+    pub allow_non_restored_state: bool,
+    /// Who owns the restored snapshot.
+    pub claim_mode: ClaimMode,
+    /// Job-level configuration (`flinkConfiguration`).
+    pub flink_configuration: BTreeMap<String, String>,
+}
+
+/// The on-disk format of a savepoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SavepointFormat {
+    /// Portable across state backends.
+    #[default]
+    Canonical,
+    /// The state backend's own format: faster, not portable.
+    Native,
+}
+
+impl SavepointFormat {
+    /// Flink's name for it.
+    pub fn as_flink(&self) -> &'static str {
+        match self {
+            SavepointFormat::Canonical => "CANONICAL",
+            SavepointFormat::Native => "NATIVE",
+        }
+    }
+}
+
+/// An asynchronous operation to poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AsyncOperation {
+    /// A savepoint (plain or stop-with-savepoint) of a job.
+    Savepoint {
+        /// The job.
+        job: JobId,
+        /// The trigger id returned when it was started.
+        trigger: TriggerId,
+    },
+    /// The disposal of a savepoint.
+    Disposal {
+        /// The savepoint's path.
+        path: String,
+        /// The trigger id returned when it was started.
+        trigger: TriggerId,
+    },
+}
+
+impl fmt::Display for AsyncOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AsyncOperation::Savepoint { job, .. } => write!(f, "savepoint of job {job}"),
+            AsyncOperation::Disposal { path, .. } => write!(f, "disposal of savepoint {path}"),
+        }
+    }
+}
+
+/// The state of an asynchronous operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationStatus {
+    /// Still running.
+    InProgress,
+    /// Done; for a savepoint, with its location.
+    Completed {
+        /// Where the savepoint was written (none for disposals).
+        location: Option<String>,
+    },
+    /// Done, with Flink's failure cause.
+    Failed {
+        /// The first line of Flink's stack trace.
+        cause: String,
+    },
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AsyncResult {
+    pub status: AsyncStatusId,
+    #[serde(default)]
+    pub operation: Option<AsyncOperationBody>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AsyncStatusId {
+    pub id: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AsyncOperationBody {
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default, rename = "failure-cause")]
+    pub failure_cause: Option<FailureCause>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct FailureCause {
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default, rename = "stack-trace")]
+    pub stack_trace: Option<String>,
+}
+
+/// A savepoint that completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavepointDone {
+    /// Where Flink wrote it (`file:/.../savepoint-...`).
+    pub location: String,
+    /// How long it took from trigger to completion, as seen by the client.
+    pub took: Duration,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TriggerResponse {
+    #[serde(rename = "request-id")]
+    pub request_id: TriggerId,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct JarUploadResponse {
+    pub filename: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct JarRunResponse {
+    pub jobid: JobId,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ConfigResponse {
+    #[serde(rename = "flink-version")]
+    pub flink_version: String,
+}
+
+/// One metric value as the REST API reports it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Metric {
+    /// Its name.
+    pub id: String,
+    /// Its value, for a plain metric query.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Aggregates, for a subtask-aggregated query.
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Aggregates, for a subtask-aggregated query.
+    #[serde(default)]
+    pub sum: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_job_states_are_kept() {
+        let s: JobState = serde_json::from_str("\"SOMETHING_NEW\"").unwrap();
+        assert_eq!(s, JobState::Other("SOMETHING_NEW".into()));
+        assert_eq!(s.to_string(), "SOMETHING_NEW");
+        assert!(s.is_active());
+        let s: JobState = serde_json::from_str("\"CANCELED\"").unwrap();
+        assert!(s.is_terminal());
+    }
+
+    #[test]
+    fn jobs_overview_of_2_x_parses() {
+        let body = r#"{"jobs":[{"jid":"a2f6b0b7e0b5c4d3e2f1a0b9c8d7e6f5","name":"orders","start-time":1763920000000,"end-time":-1,"duration":5,"state":"RUNNING","last-modification":1,"tasks":{"running":2},"jobType":"STREAMING","schedulerType":"Adaptive","pending-operators":0}]}"#;
+        let jobs: JobsOverview = serde_json::from_str(body).unwrap();
+        assert_eq!(jobs.jobs[0].name, "orders");
+        assert_eq!(jobs.jobs[0].state, JobState::Running);
+        assert_eq!(jobs.jobs[0].end_time, -1);
+    }
+
+    #[test]
+    fn all_tasks_running_needs_every_vertex() {
+        let job = |statuses: &[&str]| JobDetails {
+            jid: JobId::new("x"),
+            name: "j".into(),
+            state: JobState::Running,
+            start_time: 0,
+            vertices: statuses
+                .iter()
+                .map(|s| Vertex {
+                    id: "v".into(),
+                    name: "v".into(),
+                    parallelism: 1,
+                    status: s.to_string(),
+                    tasks: BTreeMap::new(),
+                })
+                .collect(),
+        };
+        assert!(job(&["RUNNING", "RUNNING"]).all_tasks_running());
+        assert!(!job(&["RUNNING", "DEPLOYING"]).all_tasks_running());
+        assert!(!job(&[]).all_tasks_running());
+        let mut half = job(&["RUNNING"]);
+        half.vertices[0].parallelism = 2;
+        half.vertices[0].tasks = [("RUNNING".to_string(), 1), ("DEPLOYING".to_string(), 1)].into();
+        assert!(!half.all_tasks_running());
+    }
+}

@@ -1,0 +1,72 @@
+package flinkops.example;
+
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.util.Collector;
+
+/**
+ * The example job of flink-ops' tests: a keyed counter fed by a generator.
+ *
+ * Each key's count lives in keyed ValueState, so a job restored from a
+ * savepoint continues counting where the old one stopped. The highest count
+ * a subtask has seen is exported as the gauge "maxCount", readable through
+ * the REST API. Arguments: --name NAME (job name), --rate N (records/s).
+ *
+ * VARIANT is replaced when the jar is built: "normal"; "broken" throws on
+ * its first record (a bad release); "incompatible" renames the counter's
+ * uid, so its state cannot be restored without allowNonRestoredState.
+ */
+public class CounterJob {
+    static final String VARIANT = "@VARIANT@";
+
+    public static void main(String[] args) throws Exception {
+        String name = "flink-ops-example";
+        long rate = 20;
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            if (args[i].equals("--name")) name = args[i + 1];
+            else if (args[i].equals("--rate")) rate = Long.parseLong(args[i + 1]);
+        }
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.enableCheckpointing(1000);
+        DataGeneratorSource<Long> source = new DataGeneratorSource<>(
+                index -> index, Long.MAX_VALUE, RateLimiterStrategy.perSecond(rate), Types.LONG);
+        env.fromSource(source, WatermarkStrategy.noWatermarks(), "source")
+                .uid("source")
+                .keyBy(value -> value % 4)
+                .process(new Counter())
+                .uid(VARIANT.equals("incompatible") ? "counter-v2" : "counter")
+                .name("counter");
+        env.execute(name);
+    }
+
+    static class Counter extends KeyedProcessFunction<Long, Long, Long> {
+        private transient ValueState<Long> count;
+        private transient volatile long maxCount;
+
+        @Override
+        public void open(OpenContext context) {
+            count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
+            getRuntimeContext().getMetricGroup().gauge("maxCount", (Gauge<Long>) () -> maxCount);
+        }
+
+        @Override
+        public void processElement(Long value, Context ctx, Collector<Long> out) throws Exception {
+            if (VARIANT.equals("broken")) {
+                throw new IllegalStateException("broken release: fails on its first record");
+            }
+            Long current = count.value();
+            long next = (current == null ? 0 : current) + 1;
+            count.update(next);
+            if (next > maxCount) maxCount = next;
+            out.collect(next);
+        }
+    }
+}

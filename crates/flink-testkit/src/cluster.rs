@@ -1,0 +1,281 @@
+//! A standalone Flink session cluster for one test.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use flink_rest::{ClientConfig, FlinkClient};
+use tempfile::TempDir;
+use url::Url;
+
+use crate::dist::FlinkDist;
+use crate::wait::eventually;
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// Settings of a cluster to start.
+#[derive(Debug, Clone)]
+pub struct ClusterBuilder {
+    dist: FlinkDist,
+    taskmanagers: usize,
+    config: BTreeMap<String, String>,
+}
+
+impl ClusterBuilder {
+    /// One JobManager and one TaskManager with two slots, of `version`.
+    pub fn new(version: &str) -> Self {
+        Self {
+            dist: FlinkDist::get(version),
+            taskmanagers: 1,
+            config: BTreeMap::new(),
+        }
+        .slots(2)
+    }
+
+    /// How many TaskManagers to start.
+    pub fn taskmanagers(mut self, n: usize) -> Self {
+        self.taskmanagers = n;
+        self
+    }
+
+    /// Task slots per TaskManager.
+    pub fn slots(self, n: u32) -> Self {
+        self.config("taskmanager.numberOfTaskSlots", n.to_string())
+    }
+
+    /// Sets a Flink configuration key (passed as `-D key=value`).
+    pub fn config(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.config.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Starts the cluster and waits until every TaskManager has registered.
+    pub async fn start(self) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("flink-ops-cluster-")
+            .tempdir()
+            .expect("a temp dir for the cluster");
+        let conf_dir = dir.path().join("conf");
+        copy_dir(&self.dist.home().join("conf"), &conf_dir);
+        for sub in ["log", "savepoints", "checkpoints", "uploads"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("cluster dirs");
+        }
+        let rest_port = free_port();
+        let file_url = |sub: &str| format!("file://{}", dir.path().join(sub).display());
+        let mut config: BTreeMap<String, String> = [
+            ("rest.port", rest_port.to_string()),
+            ("rest.address", "localhost".into()),
+            ("jobmanager.rpc.address", "localhost".into()),
+            ("jobmanager.rpc.port", free_port().to_string()),
+            ("jobmanager.memory.process.size", "1024m".into()),
+            ("taskmanager.memory.process.size", "1024m".into()),
+            ("taskmanager.memory.managed.size", "64m".into()),
+            ("web.upload.dir", dir.path().join("uploads").display().to_string()),
+            ("execution.checkpointing.dir", file_url("checkpoints")),
+            ("execution.checkpointing.savepoint-dir", file_url("savepoints")),
+            ("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION".into()),
+            // Metrics reach the REST API at this interval (default 10 s).
+            ("metrics.fetcher.update-interval", "1000".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        config.extend(self.config);
+
+        let url = Url::parse(&format!("http://127.0.0.1:{rest_port}/")).expect("a URL");
+        let client = FlinkClient::new(ClientConfig::new(url.clone())).expect("a REST client");
+        let mut cluster = Cluster {
+            dist: self.dist,
+            dir,
+            url,
+            config,
+            client,
+            jobmanager: None,
+            taskmanagers: Vec::new(),
+        };
+        cluster.start_jobmanager();
+        for _ in 0..self.taskmanagers {
+            cluster.spawn_taskmanager();
+        }
+        cluster.wait_for_taskmanagers(self.taskmanagers).await;
+        cluster
+    }
+}
+
+/// A running standalone cluster. Dropping it kills its processes and, when
+/// the test is failing, prints the tail of every log.
+pub struct Cluster {
+    dist: FlinkDist,
+    dir: TempDir,
+    url: Url,
+    config: BTreeMap<String, String>,
+    client: FlinkClient,
+    jobmanager: Option<Child>,
+    taskmanagers: Vec<Option<Child>>,
+}
+
+impl Cluster {
+    /// The REST endpoint, e.g. `http://127.0.0.1:43121/`.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// A REST client for the cluster.
+    pub fn client(&self) -> &FlinkClient {
+        &self.client
+    }
+
+    /// The Flink distribution it runs.
+    pub fn dist(&self) -> &FlinkDist {
+        &self.dist
+    }
+
+    /// The cluster's own directory (logs, savepoints, checkpoints, uploads).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The cluster's default savepoint directory.
+    pub fn savepoint_dir(&self) -> PathBuf {
+        self.dir().join("savepoints")
+    }
+
+    /// The configuration every process was started with.
+    pub fn config(&self) -> &BTreeMap<String, String> {
+        &self.config
+    }
+
+    fn spawn(&self, script: &str, log_name: &str) -> Child {
+        let out = File::create(self.dir().join("log").join(format!("{log_name}.out")))
+            .expect("a log file");
+        let mut cmd = Command::new(self.dist.bin(script));
+        cmd.arg("start-foreground");
+        for (k, v) in &self.config {
+            cmd.arg("-D").arg(format!("{k}={v}"));
+        }
+        cmd.env("FLINK_CONF_DIR", self.dir().join("conf"))
+            .env("FLINK_LOG_DIR", self.dir().join("log"))
+            .env("FLINK_IDENT_STRING", log_name)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("a log file"))
+            .stderr(out);
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.dist.bin(script).display()))
+    }
+
+    /// Starts the JobManager (after [`Cluster::kill_jobmanager`]).
+    pub fn start_jobmanager(&mut self) {
+        assert!(self.jobmanager.is_none(), "the JobManager is running already");
+        self.jobmanager = Some(self.spawn("jobmanager.sh", "jobmanager"));
+    }
+
+    /// Kills the JobManager process (SIGKILL), as a crash would.
+    pub fn kill_jobmanager(&mut self) {
+        if let Some(mut jm) = self.jobmanager.take() {
+            let _ = jm.kill();
+            let _ = jm.wait();
+        }
+    }
+
+    /// Kills and restarts the JobManager, then waits until its REST API
+    /// answers and the running TaskManagers have registered again.
+    pub async fn restart_jobmanager(&mut self) {
+        self.kill_jobmanager();
+        self.start_jobmanager();
+        let running = self.taskmanagers.iter().flatten().count();
+        self.wait_for_taskmanagers(running).await;
+    }
+
+    fn spawn_taskmanager(&mut self) -> usize {
+        let index = self.taskmanagers.len();
+        let child = self.spawn("taskmanager.sh", &format!("taskmanager-{index}"));
+        self.taskmanagers.push(Some(child));
+        index
+    }
+
+    /// Starts one more TaskManager and waits until it has registered;
+    /// returns its index.
+    pub async fn start_taskmanager(&mut self) -> usize {
+        let index = self.spawn_taskmanager();
+        let running = self.taskmanagers.iter().flatten().count();
+        self.wait_for_taskmanagers(running).await;
+        index
+    }
+
+    /// Kills TaskManager `index` (SIGKILL), as losing its instance would.
+    pub fn kill_taskmanager(&mut self, index: usize) {
+        if let Some(mut tm) = self.taskmanagers.get_mut(index).and_then(Option::take) {
+            let _ = tm.kill();
+            let _ = tm.wait();
+        }
+    }
+
+    async fn wait_for_taskmanagers(&self, count: usize) {
+        let client = &self.client;
+        eventually(
+            &format!("{count} TaskManager(s) registered at {}", self.url),
+            Duration::from_secs(90),
+            || async move {
+                let overview = client.overview().await.map_err(|e| e.to_string())?;
+                if overview.taskmanagers as usize == count {
+                    Ok(())
+                } else {
+                    Err(format!("{} registered", overview.taskmanagers))
+                }
+            },
+        )
+        .await
+    }
+
+    /// The last `lines` lines of every log of the cluster.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let mut out = String::new();
+        let Ok(entries) = std::fs::read_dir(self.dir().join("log")) else {
+            return out;
+        };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for file in files {
+            let Ok(f) = File::open(&file) else { continue };
+            let all: Vec<String> = BufReader::new(f).lines().map_while(Result::ok).collect();
+            let start = all.len().saturating_sub(lines);
+            out.push_str(&format!("==== {} (last {} lines)\n", file.display(), all.len() - start));
+            for line in &all[start..] {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- logs of the Flink cluster at {} ----\n{}", self.url, self.log_tail(80));
+        }
+        let children = self.jobmanager.iter_mut().chain(self.taskmanagers.iter_mut().flatten());
+        for child in children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("a conf dir");
+    for entry in std::fs::read_dir(from).expect("the distribution's conf dir").flatten() {
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a conf file");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! A real Flink distribution, fetched from PyPI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cache::{build_once, cache_dir, run};
+
+/// The Flink versions the suite runs against: the 1.x LTS and the newest.
+pub const SUPPORTED_VERSIONS: [&str; 2] = ["1.20.3", "2.3.0"];
+
+/// A Flink installation laid out as `FLINK_HOME`.
+#[derive(Debug, Clone)]
+pub struct FlinkDist {
+    version: String,
+    home: PathBuf,
+}
+
+// Extracts the parts of PyFlink's archives that make up FLINK_HOME. The
+// wheels hold `pyflink/{bin,conf,lib,opt,plugins}`; the 1.x libraries come
+// as an sdist holding `deps/{bin,lib,opt,plugins}`.
+const LAYOUT_SCRIPT: &str = r#"
+import os, sys, tarfile, zipfile
+src, home = sys.argv[1], sys.argv[2]
+parts = ("bin", "conf", "lib", "opt", "plugins")
+def place(name, read):
+    segs = name.split("/")
+    for i, seg in enumerate(segs[:-1]):
+        if seg in ("pyflink", "deps") and segs[i + 1] in parts and len(segs) > i + 2:
+            rel = os.path.join(*segs[i + 1:])
+            dest = os.path.join(home, rel)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with open(dest, "wb") as f:
+                f.write(read())
+            return
+for archive in sorted(os.listdir(src)):
+    path = os.path.join(src, archive)
+    if archive.endswith(".whl"):
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.is_dir():
+                    place(info.filename, lambda: z.read(info))
+    elif archive.endswith(".tar.gz"):
+        with tarfile.open(path) as t:
+            for member in t:
+                if member.isfile():
+                    place(member.name, lambda: t.extractfile(member).read())
+for name in os.listdir(os.path.join(home, "bin")):
+    os.chmod(os.path.join(home, "bin", name), 0o755)
+os.makedirs(os.path.join(home, "log"), exist_ok=True)
+"#;
+
+impl FlinkDist {
+    /// The distribution of `version`, fetched on first use.
+    ///
+    /// Runs `pip download` for `apache-flink` and `apache-flink-libraries`
+    /// (about 330 MB) and extracts them; later calls, from any process,
+    /// reuse the result.
+    pub fn get(version: &str) -> FlinkDist {
+        let home = cache_dir().join(format!("flink-{version}"));
+        build_once(&home, |staging| {
+            let downloads = staging.join("downloads");
+            let home = staging.join("home");
+            run(Command::new(python())
+                .args(["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check", "-d"])
+                .arg(&downloads)
+                .arg(format!("apache-flink=={version}"))
+                .arg(format!("apache-flink-libraries=={version}")))?;
+            run(Command::new(python())
+                .args(["-c", LAYOUT_SCRIPT])
+                .arg(&downloads)
+                .arg(&home))?;
+            std::fs::remove_dir_all(&downloads).map_err(|e| e.to_string())?;
+            // The staging dir becomes the cache entry: keep only FLINK_HOME's parts.
+            for entry in std::fs::read_dir(&home).map_err(|e| e.to_string())? {
+                let entry = entry.map_err(|e| e.to_string())?;
+                std::fs::rename(entry.path(), staging.join(entry.file_name())).map_err(|e| e.to_string())?;
+            }
+            std::fs::remove_dir(&home).map_err(|e| e.to_string())?;
+            check_layout(staging, version)
+        });
+        FlinkDist {
+            version: version.to_string(),
+            home,
+        }
+    }
+
+    /// The Flink version, e.g. `2.3.0`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// `FLINK_HOME`.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// `FLINK_HOME/bin/<script>`.
+    pub fn bin(&self, script: &str) -> PathBuf {
+        self.home.join("bin").join(script)
+    }
+
+    /// The classpath to compile jobs against: `FLINK_HOME/lib/*`.
+    pub fn classpath(&self) -> String {
+        format!("{}/lib/*", self.home.display())
+    }
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn check_layout(home: &Path, version: &str) -> Result<(), String> {
+    for needed in [
+        "bin/jobmanager.sh".to_string(),
+        "bin/taskmanager.sh".to_string(),
+        "bin/bash-java-utils.jar".to_string(),
+        "conf/config.yaml".to_string(),
+        format!("lib/flink-dist-{version}.jar"),
+    ] {
+        if !home.join(&needed).exists() {
+            return Err(format!("the PyPI archives of Flink {version} have no {needed}"));
+        }
+    }
+    Ok(())
+}

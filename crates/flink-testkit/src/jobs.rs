@@ -1,0 +1,101 @@
+//! The example job, compiled against a real Flink.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use flink_rest::{FlinkClient, JobId};
+
+use crate::cache::{build_once, cache_dir, run};
+use crate::dist::FlinkDist;
+
+const SOURCE: &str = include_str!("../java/CounterJob.java");
+
+/// The example job's main class (also in its jar's manifest).
+pub const EXAMPLE_MAIN_CLASS: &str = "flinkops.example.CounterJob";
+
+/// Which build of the example job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobVariant {
+    /// Counts; its state survives a restore.
+    Normal,
+    /// Fails on its first record: a broken release.
+    Broken,
+    /// The counter's operator uid changed: restoring the normal job's
+    /// savepoint needs `allowNonRestoredState`.
+    Incompatible,
+}
+
+impl JobVariant {
+    fn name(self) -> &'static str {
+        match self {
+            JobVariant::Normal => "normal",
+            JobVariant::Broken => "broken",
+            JobVariant::Incompatible => "incompatible",
+        }
+    }
+}
+
+/// The example job's jar for `dist`'s Flink version, built once with
+/// `javac` and `jar` and cached.
+pub fn example_jar(dist: &FlinkDist, variant: JobVariant) -> PathBuf {
+    let dir = cache_dir()
+        .join("jars")
+        .join(dist.version())
+        .join(variant.name());
+    build_once(&dir, |staging| {
+        let src = staging.join("src/flinkops/example");
+        let classes = staging.join("classes");
+        std::fs::create_dir_all(&src).map_err(|e| e.to_string())?;
+        std::fs::write(
+            src.join("CounterJob.java"),
+            SOURCE.replace("@VARIANT@", variant.name()),
+        )
+        .map_err(|e| e.to_string())?;
+        run(Command::new("javac")
+            .args(["--release", "11", "-nowarn", "-cp"])
+            .arg(dist.classpath())
+            .arg("-d")
+            .arg(&classes)
+            .arg(src.join("CounterJob.java")))?;
+        run(Command::new("jar")
+            .arg("--create")
+            .arg("--file")
+            .arg(staging.join("job.jar"))
+            .arg("--main-class")
+            .arg(EXAMPLE_MAIN_CLASS)
+            .arg("-C")
+            .arg(&classes)
+            .arg("."))?;
+        std::fs::remove_dir_all(staging.join("src")).map_err(|e| e.to_string())?;
+        std::fs::remove_dir_all(&classes).map_err(|e| e.to_string())
+    });
+    dir.join("job.jar")
+}
+
+/// The example job's highest count so far (its `maxCount` gauge, maximum
+/// over the counter's subtasks), or why it cannot be read yet.
+pub async fn counter_value(client: &FlinkClient, job: &JobId) -> Result<u64, String> {
+    let details = client.job(job).await.map_err(|e| e.to_string())?;
+    let vertex = details
+        .vertices
+        .iter()
+        .find(|v| v.name.contains("counter"))
+        .ok_or_else(|| format!("job {job} has no counter vertex"))?;
+    let names = client
+        .vertex_metric_names(job, &vertex.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = names
+        .iter()
+        .find(|n| n.ends_with(".maxCount"))
+        .ok_or_else(|| format!("job {job} reports no maxCount metric yet"))?;
+    let metrics = client
+        .vertex_metrics(job, &vertex.id, &[name])
+        .await
+        .map_err(|e| e.to_string())?;
+    metrics
+        .first()
+        .and_then(|m| m.max)
+        .map(|v| v as u64)
+        .ok_or_else(|| format!("job {job}: no value for {name} yet"))
+}
