@@ -3,31 +3,42 @@
 use std::time::Duration;
 
 use flink_rest::{ClaimMode, Error, JobId, JobState, OperationStatus, RunJob, SavepointFormat};
-use flink_testkit::{counter_value, eventually, example_jar, Cluster, ClusterBuilder, JobVariant, EXAMPLE_MAIN_CLASS, SUPPORTED_VERSIONS};
+use flink_testkit::{
+    counter_value, eventually, example_jar, Cluster, ClusterBuilder, JobVariant,
+    EXAMPLE_MAIN_CLASS, SUPPORTED_VERSIONS,
+};
 
 async fn wait_running(cluster: &Cluster, job: &JobId) {
     let client = cluster.client();
-    eventually(&format!("job {job} and all its tasks RUNNING"), Duration::from_secs(60), || async move {
-        let details = client.job(job).await.map_err(|e| e.to_string())?;
-        if details.all_tasks_running() {
-            Ok(())
-        } else {
-            Err(format!("state {}", details.state))
-        }
-    })
+    eventually(
+        &format!("job {job} and all its tasks RUNNING"),
+        Duration::from_secs(60),
+        || async move {
+            let details = client.job(job).await.map_err(|e| e.to_string())?;
+            if details.all_tasks_running() {
+                Ok(())
+            } else {
+                Err(format!("state {}", details.state))
+            }
+        },
+    )
     .await
 }
 
 async fn wait_count_at_least(cluster: &Cluster, job: &JobId, at_least: u64) -> u64 {
     let client = cluster.client();
-    eventually(&format!("job {job} counted to {at_least}"), Duration::from_secs(60), || async move {
-        let count = counter_value(client, job).await?;
-        if count >= at_least {
-            Ok(count)
-        } else {
-            Err(format!("counter at {count}"))
-        }
-    })
+    eventually(
+        &format!("job {job} counted to {at_least}"),
+        Duration::from_secs(60),
+        || async move {
+            let count = counter_value(client, job).await?;
+            if count >= at_least {
+                Ok(count)
+            } else {
+                Err(format!("counter at {count}"))
+            }
+        },
+    )
     .await
 }
 
@@ -41,11 +52,19 @@ async fn lifecycle(version: &str) {
 
     let dist = cluster.dist().clone();
     let jar = client
-        .upload_jar(&example_jar(&dist, JobVariant::Normal), "flink-deploy--lifecycle--1.jar")
+        .upload_jar(
+            &example_jar(&dist, JobVariant::Normal),
+            "flink-deploy--lifecycle--1.jar",
+        )
         .await
         .unwrap();
     let listed = client.jars().await.unwrap();
-    assert!(listed.iter().any(|j| j.id == jar && j.name == "flink-deploy--lifecycle--1.jar"), "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .any(|j| j.id == jar && j.name == "flink-deploy--lifecycle--1.jar"),
+        "{listed:?}"
+    );
 
     let run = RunJob {
         program_args: vec!["--name".into(), "lifecycle job".into()],
@@ -57,26 +76,54 @@ async fn lifecycle(version: &str) {
     let named = client.jobs_named("lifecycle job").await.unwrap();
     assert_eq!(named.len(), 1);
     assert_eq!(named[0].jid, job);
-    assert!(client.jobs_named("lifecycle").await.unwrap().is_empty(), "names match exactly");
+    assert!(
+        client.jobs_named("lifecycle").await.unwrap().is_empty(),
+        "names match exactly"
+    );
 
     // A plain savepoint leaves the job running.
     let target = cluster.savepoint_dir().join("manual");
     let target = format!("file://{}", target.display());
-    let op = client.trigger_savepoint(&job, Some(&target), SavepointFormat::Canonical).await.unwrap();
-    let first = client.wait_for(&op, Duration::from_secs(60)).await.unwrap().unwrap();
+    let op = client
+        .trigger_savepoint(&job, Some(&target), SavepointFormat::Canonical)
+        .await
+        .unwrap();
+    let first = client
+        .wait_for(&op, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(first.contains("/savepoints/manual/savepoint-"), "{first}");
     let first_dir = first.trim_start_matches("file:");
-    assert!(std::path::Path::new(first_dir).join("_metadata").is_file(), "{first}");
+    assert!(
+        std::path::Path::new(first_dir).join("_metadata").is_file(),
+        "{first}"
+    );
     assert_eq!(client.job(&job).await.unwrap().state, JobState::Running);
 
     // Stop with a savepoint once the counter has moved.
     let before_stop = wait_count_at_least(&cluster, &job, 20).await;
-    let op = client.stop_with_savepoint(&job, Some(&target), false, SavepointFormat::Canonical).await.unwrap();
-    let stopped_at = client.wait_for(&op, Duration::from_secs(60)).await.unwrap().unwrap();
-    eventually("the stopped job FINISHED", Duration::from_secs(30), || async {
-        let state = client.job(&job).await.map_err(|e| e.to_string())?.state;
-        if state == JobState::Finished { Ok(()) } else { Err(state.to_string()) }
-    })
+    let op = client
+        .stop_with_savepoint(&job, Some(&target), false, SavepointFormat::Canonical)
+        .await
+        .unwrap();
+    let stopped_at = client
+        .wait_for(&op, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    eventually(
+        "the stopped job FINISHED",
+        Duration::from_secs(30),
+        || async {
+            let state = client.job(&job).await.map_err(|e| e.to_string())?.state;
+            if state == JobState::Finished {
+                Ok(())
+            } else {
+                Err(state.to_string())
+            }
+        },
+    )
     .await;
 
     // Run again from it: the new job restored exactly that savepoint and the count continued.
@@ -94,7 +141,10 @@ async fn lifecycle(version: &str) {
         .unwrap();
     wait_running(&cluster, &restored).await;
     let stats = client.checkpoints(&restored).await.unwrap();
-    let from = stats.latest.restored.expect("the new job restored something");
+    let from = stats
+        .latest
+        .restored
+        .expect("the new job restored something");
     assert!(from.is_savepoint);
     assert_eq!(from.external_path.as_deref(), Some(stopped_at.as_str()));
     let after = wait_count_at_least(&cluster, &restored, before_stop + 1).await;
@@ -102,14 +152,28 @@ async fn lifecycle(version: &str) {
 
     // Dispose the first savepoint: its directory is gone.
     let op = client.dispose_savepoint(&first).await.unwrap();
-    assert_eq!(client.wait_for(&op, Duration::from_secs(60)).await.unwrap(), None);
-    assert!(!std::path::Path::new(first_dir).exists(), "{first_dir} still exists");
+    assert_eq!(
+        client.wait_for(&op, Duration::from_secs(60)).await.unwrap(),
+        None
+    );
+    assert!(
+        !std::path::Path::new(first_dir).exists(),
+        "{first_dir} still exists"
+    );
 
     // Cancel.
     client.cancel(&restored).await.unwrap();
     eventually("the job CANCELED", Duration::from_secs(30), || async {
-        let state = client.job(&restored).await.map_err(|e| e.to_string())?.state;
-        if state == JobState::Canceled { Ok(()) } else { Err(state.to_string()) }
+        let state = client
+            .job(&restored)
+            .await
+            .map_err(|e| e.to_string())?
+            .state;
+        if state == JobState::Canceled {
+            Ok(())
+        } else {
+            Err(state.to_string())
+        }
     })
     .await;
 
@@ -124,28 +188,58 @@ async fn error_paths(version: &str) {
     let unknown = JobId::new("00000000000000000000000000000001");
     let err = client.job(&unknown).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    assert!(err.to_string().contains("00000000000000000000000000000001"), "{err}");
+    assert!(
+        err.to_string().contains("00000000000000000000000000000001"),
+        "{err}"
+    );
     let err = client.cancel(&unknown).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    let err = client.delete_jar(&flink_rest::JarId::new("nope_x.jar")).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound { .. } | Error::Client { .. } | Error::Server { .. }), "{err}");
-    let err = client.run_jar(&flink_rest::JarId::new("nope_x.jar"), &RunJob::default()).await.unwrap_err();
+    let err = client
+        .delete_jar(&flink_rest::JarId::new("nope_x.jar"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotFound { .. } | Error::Client { .. } | Error::Server { .. }
+        ),
+        "{err}"
+    );
+    let err = client
+        .run_jar(&flink_rest::JarId::new("nope_x.jar"), &RunJob::default())
+        .await
+        .unwrap_err();
     assert!(!err.is_unreachable(), "{err}");
     assert!(err.to_string().contains("nope_x.jar"), "{err}");
 
     // A savepoint into a directory the JobManager cannot write fails with Flink's cause.
     let dist = cluster.dist().clone();
-    let jar = client.upload_jar(&example_jar(&dist, JobVariant::Normal), "errors.jar").await.unwrap();
+    let jar = client
+        .upload_jar(&example_jar(&dist, JobVariant::Normal), "errors.jar")
+        .await
+        .unwrap();
     let job = client
-        .run_jar(&jar, &RunJob { program_args: vec!["--name".into(), "errors".into()], ..RunJob::default() })
+        .run_jar(
+            &jar,
+            &RunJob {
+                program_args: vec!["--name".into(), "errors".into()],
+                ..RunJob::default()
+            },
+        )
         .await
         .unwrap();
     wait_running(&cluster, &job).await;
     let blocked = cluster.dir().join("not-a-dir");
     std::fs::write(&blocked, "a file where a directory should be").unwrap();
     let target = format!("file://{}/sub", blocked.display());
-    let op = client.trigger_savepoint(&job, Some(&target), SavepointFormat::Canonical).await.unwrap();
-    let err = client.wait_for(&op, Duration::from_secs(60)).await.unwrap_err();
+    let op = client
+        .trigger_savepoint(&job, Some(&target), SavepointFormat::Canonical)
+        .await
+        .unwrap();
+    let err = client
+        .wait_for(&op, Duration::from_secs(60))
+        .await
+        .unwrap_err();
     match &err {
         Error::OperationFailed { operation, cause } => {
             assert!(operation.contains(job.as_str()), "{err}");
@@ -155,7 +249,10 @@ async fn error_paths(version: &str) {
     }
     // The failed savepoint left the job running.
     assert_eq!(client.job(&job).await.unwrap().state, JobState::Running);
-    assert!(matches!(client.operation_status(&op).await.unwrap(), OperationStatus::Failed { .. }));
+    assert!(matches!(
+        client.operation_status(&op).await.unwrap(),
+        OperationStatus::Failed { .. }
+    ));
 
     // A JobManager that is down is "unreachable".
     drop(cluster);

@@ -198,7 +198,12 @@ impl FlinkClient {
     // ---- transport -------------------------------------------------------
 
     /// Sends a request once, mapping transport failures and error statuses.
-    async fn send(&self, method: Method, url: Url, build: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Result<Response> {
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        build: impl FnOnce(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response> {
         let shown = RedactedUrl::new(url.clone());
         let request = build(
             self.http
@@ -218,14 +223,36 @@ impl FlinkClient {
         let body = response.text().await.unwrap_or_default();
         let message = flink_error_text(&body);
         Err(match status {
-            StatusCode::NOT_FOUND => Error::NotFound { method, url: shown, message },
-            StatusCode::CONFLICT => Error::Conflict { method, url: shown, message },
-            s if s.is_client_error() => Error::Client { method, url: shown, status, message },
-            _ => Error::Server { method, url: shown, status, message },
+            StatusCode::NOT_FOUND => Error::NotFound {
+                method,
+                url: shown,
+                message,
+            },
+            StatusCode::CONFLICT => Error::Conflict {
+                method,
+                url: shown,
+                message,
+            },
+            s if s.is_client_error() => Error::Client {
+                method,
+                url: shown,
+                status,
+                message,
+            },
+            _ => Error::Server {
+                method,
+                url: shown,
+                status,
+                message,
+            },
         })
     }
 
-    async fn json<T: DeserializeOwned>(method: &Method, url: &Url, response: Response) -> Result<T> {
+    async fn json<T: DeserializeOwned>(
+        method: &Method,
+        url: &Url,
+        response: Response,
+    ) -> Result<T> {
         let unexpected = |detail: String| Error::UnexpectedResponse {
             method: method.clone(),
             url: RedactedUrl::new(url.clone()),
@@ -264,7 +291,12 @@ impl FlinkClient {
     }
 
     /// A request that changes something: sent once, never retried.
-    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> Result<T> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T> {
         let url = self.endpoint(path);
         let response = self
             .send(method.clone(), url.clone(), |r| match body {
@@ -361,7 +393,12 @@ impl FlinkClient {
     }
 
     /// Metrics aggregated over a vertex's subtasks (`max` and `sum`).
-    pub async fn vertex_metrics(&self, job: &JobId, vertex: &str, names: &[&str]) -> Result<Vec<Metric>> {
+    pub async fn vertex_metrics(
+        &self,
+        job: &JobId,
+        vertex: &str,
+        names: &[&str],
+    ) -> Result<Vec<Metric>> {
         self.get(&format!(
             "jobs/{job}/vertices/{vertex}/subtasks/metrics?get={}&agg=max,sum",
             names.join(",")
@@ -387,16 +424,19 @@ impl FlinkClient {
         let file = tokio::fs::File::open(path).await.map_err(file_error)?;
         let len = file.metadata().await.map_err(file_error)?.len();
         let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
-        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
-            .file_name(upload_name.to_string())
-            .mime_str("application/x-java-archive")
-            .expect("a valid MIME type");
+        let part =
+            reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
+                .file_name(upload_name.to_string())
+                .mime_str("application/x-java-archive")
+                .expect("a valid MIME type");
         let form = reqwest::multipart::Form::new().part("jarfile", part);
 
         let url = self.endpoint("jars/upload");
         let timeout = self.config.upload_timeout;
         let response = self
-            .send(Method::POST, url.clone(), |r| r.multipart(form).timeout(timeout))
+            .send(Method::POST, url.clone(), |r| {
+                r.multipart(form).timeout(timeout)
+            })
             .await?;
         let uploaded: JarUploadResponse = Self::json(&Method::POST, &url, response).await?;
         // Flink answers with the stored path; the jar id is its file name.
@@ -437,7 +477,12 @@ impl FlinkClient {
 
     /// Triggers a savepoint of a running job into `target_directory` (or
     /// the cluster's default savepoint directory).
-    pub async fn trigger_savepoint(&self, job: &JobId, target_directory: Option<&str>, format: SavepointFormat) -> Result<AsyncOperation> {
+    pub async fn trigger_savepoint(
+        &self,
+        job: &JobId,
+        target_directory: Option<&str>,
+        format: SavepointFormat,
+    ) -> Result<AsyncOperation> {
         // This endpoint's body is hyphenated, unlike stop's.
         let body = json!({
             "target-directory": target_directory,
@@ -455,7 +500,13 @@ impl FlinkClient {
 
     /// Stops a job with a savepoint (`POST /jobs/{id}/stop`); with `drain`,
     /// sources emit MAX_WATERMARK first (event-time timers fire).
-    pub async fn stop_with_savepoint(&self, job: &JobId, target_directory: Option<&str>, drain: bool, format: SavepointFormat) -> Result<AsyncOperation> {
+    pub async fn stop_with_savepoint(
+        &self,
+        job: &JobId,
+        target_directory: Option<&str>,
+        drain: bool,
+        format: SavepointFormat,
+    ) -> Result<AsyncOperation> {
         let body = json!({
             "targetDirectory": target_directory,
             "drain": drain,
@@ -488,7 +539,9 @@ impl FlinkClient {
     /// The current state of an asynchronous operation.
     pub async fn operation_status(&self, op: &AsyncOperation) -> Result<OperationStatus> {
         let path = match op {
-            AsyncOperation::Savepoint { job, trigger } => format!("jobs/{job}/savepoints/{trigger}"),
+            AsyncOperation::Savepoint { job, trigger } => {
+                format!("jobs/{job}/savepoints/{trigger}")
+            }
             AsyncOperation::Disposal { trigger, .. } => format!("savepoint-disposal/{trigger}"),
         };
         let result: AsyncResult = self.get(&path).await?;
@@ -631,10 +684,16 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(client.base.as_str(), "https://flink.example:8443/proxy/");
-        assert_eq!(client.endpoint("jobs/overview").as_str(), "https://flink.example:8443/proxy/jobs/overview");
+        assert_eq!(
+            client.endpoint("jobs/overview").as_str(),
+            "https://flink.example:8443/proxy/jobs/overview"
+        );
         assert!(!client.url().to_string().contains("p%3Ass"));
         let header = basic_auth(&Url::parse("http://ali%40ce:p%3Ass@h/").unwrap());
-        assert_eq!(header.to_str().unwrap(), format!("Basic {}", BASE64.encode("ali@ce:p:ss")));
+        assert_eq!(
+            header.to_str().unwrap(),
+            format!("Basic {}", BASE64.encode("ali@ce:p:ss"))
+        );
         assert!(header.is_sensitive());
     }
 

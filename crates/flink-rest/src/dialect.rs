@@ -21,7 +21,11 @@ pub struct FlinkVersion {
 impl FlinkVersion {
     /// A version from its parts.
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Self { major, minor, patch }
+        Self {
+            major,
+            minor,
+            patch,
+        }
     }
 
     /// The oldest version this client speaks to.
@@ -105,10 +109,7 @@ impl Dialect {
             body.insert(mode_key.into(), json!(claim_mode_name(run.claim_mode)));
         }
         if !run.flink_configuration.is_empty() {
-            body.insert(
-                "flinkConfiguration".into(),
-                json!(run.flink_configuration),
-            );
+            body.insert("flinkConfiguration".into(), json!(run.flink_configuration));
         }
         Value::Object(body)
     }
@@ -128,10 +129,22 @@ mod tests {
 
     #[test]
     fn versions_parse_from_what_clusters_report() {
-        assert_eq!("2.3.0".parse::<FlinkVersion>().unwrap(), FlinkVersion::new(2, 3, 0));
-        assert_eq!("1.20.3".parse::<FlinkVersion>().unwrap(), FlinkVersion::new(1, 20, 3));
-        assert_eq!("1.20-SNAPSHOT".parse::<FlinkVersion>().unwrap(), FlinkVersion::new(1, 20, 0));
-        assert_eq!("2.0.0-rc1".parse::<FlinkVersion>().unwrap(), FlinkVersion::new(2, 0, 0));
+        assert_eq!(
+            "2.3.0".parse::<FlinkVersion>().unwrap(),
+            FlinkVersion::new(2, 3, 0)
+        );
+        assert_eq!(
+            "1.20.3".parse::<FlinkVersion>().unwrap(),
+            FlinkVersion::new(1, 20, 3)
+        );
+        assert_eq!(
+            "1.20-SNAPSHOT".parse::<FlinkVersion>().unwrap(),
+            FlinkVersion::new(1, 20, 0)
+        );
+        assert_eq!(
+            "2.0.0-rc1".parse::<FlinkVersion>().unwrap(),
+            FlinkVersion::new(2, 0, 0)
+        );
         assert!("<unknown>".parse::<FlinkVersion>().is_err());
         assert!("2".parse::<FlinkVersion>().is_err());
         assert!(FlinkVersion::new(1, 20, 0).at_least(1, 20));
@@ -160,7 +173,10 @@ mod tests {
             assert!(body.get("restoreMode").is_none(), "{v}");
             assert_eq!(body["programArgsList"][1], "orders with spaces");
             assert!(body.get("programArgs").is_none());
-            assert_eq!(body["savepointPath"], "file:/sp/orders/2026-11-23-18-15/savepoint-abc");
+            assert_eq!(
+                body["savepointPath"],
+                "file:/sp/orders/2026-11-23-18-15/savepoint-abc"
+            );
             assert_eq!(body["allowNonRestoredState"], true);
             assert_eq!(body["parallelism"], 4);
             assert_eq!(body["entryClass"], "com.example.Job");
@@ -182,7 +198,12 @@ mod tests {
             ..RunJob::default()
         };
         let body = Dialect::new(FlinkVersion::new(2, 3, 0)).run_body(&run);
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys, ["jobId", "programArgsList"]);
     }
 }

@@ -138,7 +138,7 @@ fn flink_text(message: &str) -> String {
 
 fn humanize(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 60 && secs % 60 == 0 {
+    if secs >= 60 && secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else if secs > 0 {
         format!("{secs}s")
@@ -207,9 +207,14 @@ mod tests {
     #[test]
     fn internal_server_error_wrapper_is_skipped() {
         let body = r#"{"errors":["Internal server error.","<Exception on server side:\njava.lang.IllegalStateException: boom\n\tat x.y(Z.java:1)"]}"#;
-        assert_eq!(flink_error_text(body), "Internal server error.; java.lang.IllegalStateException: boom");
         assert_eq!(
-            first_meaningful_line("Internal server error.\n<Exception on server side:\njava.io.IOException: disk"),
+            flink_error_text(body),
+            "Internal server error.; java.lang.IllegalStateException: boom"
+        );
+        assert_eq!(
+            first_meaningful_line(
+                "Internal server error.\n<Exception on server side:\njava.io.IOException: disk"
+            ),
             "java.io.IOException: disk"
         );
     }

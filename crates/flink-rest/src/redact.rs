@@ -11,12 +11,13 @@ use url::Url;
 /// (`https://user:secret@flink:8081`); everything that prints a URL prints
 /// this type instead.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RedactedUrl(Url);
+pub struct RedactedUrl(Box<Url>);
 
 impl RedactedUrl {
     /// Wraps a URL.
     pub fn new(url: Url) -> Self {
-        Self(url)
+        // Boxed to keep the error types that carry it small.
+        Self(Box::new(url))
     }
 
     /// The real URL, credentials included, for making requests.
@@ -30,7 +31,7 @@ impl fmt::Display for RedactedUrl {
         if self.0.username().is_empty() && self.0.password().is_none() {
             return f.write_str(self.0.as_str());
         }
-        let mut shown = self.0.clone();
+        let mut shown = (*self.0).clone();
         // Both setters only fail for URLs that cannot have credentials at all.
         let _ = shown.set_username("****");
         let _ = shown.set_password(None);
@@ -60,8 +61,9 @@ impl SecretHeader {
             .ok_or_else(|| "a header must look like 'Name: value'".to_string())?;
         let name = HeaderName::try_from(name.trim())
             .map_err(|_| format!("'{}' is not a valid HTTP header name", name.trim()))?;
-        let mut value = HeaderValue::try_from(value.trim())
-            .map_err(|_| format!("the value of header '{name}' has characters HTTP does not allow"))?;
+        let mut value = HeaderValue::try_from(value.trim()).map_err(|_| {
+            format!("the value of header '{name}' has characters HTTP does not allow")
+        })?;
         value.set_sensitive(true);
         Ok(Self { name, value })
     }

@@ -21,12 +21,18 @@ pub fn cache_dir() -> PathBuf {
 /// it, and calls `build` with a fresh staging directory only when `target`
 /// does not exist yet; the staging directory is renamed into place, so a
 /// half-built result is never visible.
-pub(crate) fn build_once(target: &Path, build: impl FnOnce(&Path) -> Result<(), String>) -> PathBuf {
+pub(crate) fn build_once(
+    target: &Path,
+    build: impl FnOnce(&Path) -> Result<(), String>,
+) -> PathBuf {
     let parent = target.parent().expect("cache entries have a parent");
-    std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+    std::fs::create_dir_all(parent)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
     let lock_path = target.with_extension("lock");
-    let lock = File::create(&lock_path).unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
-    lock.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let lock = File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
     if !target.exists() {
         let staging = tempfile::Builder::new()
             .prefix(".staging-")

@@ -79,10 +79,19 @@ impl ClusterBuilder {
             ("jobmanager.memory.process.size", "1024m".into()),
             ("taskmanager.memory.process.size", "1024m".into()),
             ("taskmanager.memory.managed.size", "64m".into()),
-            ("web.upload.dir", dir.path().join("uploads").display().to_string()),
+            (
+                "web.upload.dir",
+                dir.path().join("uploads").display().to_string(),
+            ),
             ("execution.checkpointing.dir", file_url("checkpoints")),
-            ("execution.checkpointing.savepoint-dir", file_url("savepoints")),
-            ("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION".into()),
+            (
+                "execution.checkpointing.savepoint-dir",
+                file_url("savepoints"),
+            ),
+            (
+                "execution.checkpointing.externalized-checkpoint-retention",
+                "RETAIN_ON_CANCELLATION".into(),
+            ),
             // Metrics reach the REST API at this interval (default 10 s).
             ("metrics.fetcher.update-interval", "1000".into()),
         ]
@@ -174,7 +183,10 @@ impl Cluster {
 
     /// Starts the JobManager (after [`Cluster::kill_jobmanager`]).
     pub fn start_jobmanager(&mut self) {
-        assert!(self.jobmanager.is_none(), "the JobManager is running already");
+        assert!(
+            self.jobmanager.is_none(),
+            "the JobManager is running already"
+        );
         self.jobmanager = Some(self.spawn("jobmanager.sh", "jobmanager"));
     }
 
@@ -248,7 +260,11 @@ impl Cluster {
             let Ok(f) = File::open(&file) else { continue };
             let all: Vec<String> = BufReader::new(f).lines().map_while(Result::ok).collect();
             let start = all.len().saturating_sub(lines);
-            out.push_str(&format!("==== {} (last {} lines)\n", file.display(), all.len() - start));
+            out.push_str(&format!(
+                "==== {} (last {} lines)\n",
+                file.display(),
+                all.len() - start
+            ));
             for line in &all[start..] {
                 out.push_str(line);
                 out.push('\n');
@@ -261,9 +277,16 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("---- logs of the Flink cluster at {} ----\n{}", self.url, self.log_tail(80));
+            eprintln!(
+                "---- logs of the Flink cluster at {} ----\n{}",
+                self.url,
+                self.log_tail(80)
+            );
         }
-        let children = self.jobmanager.iter_mut().chain(self.taskmanagers.iter_mut().flatten());
+        let children = self
+            .jobmanager
+            .iter_mut()
+            .chain(self.taskmanagers.iter_mut().flatten());
         for child in children {
             let _ = child.kill();
             let _ = child.wait();
@@ -273,7 +296,10 @@ impl Drop for Cluster {
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("a conf dir");
-    for entry in std::fs::read_dir(from).expect("the distribution's conf dir").flatten() {
+    for entry in std::fs::read_dir(from)
+        .expect("the distribution's conf dir")
+        .flatten()
+    {
         if entry.path().is_file() {
             std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a conf file");
         }

@@ -61,7 +61,15 @@ impl FlinkDist {
             let downloads = staging.join("downloads");
             let home = staging.join("home");
             run(Command::new(python())
-                .args(["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check", "-d"])
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "--disable-pip-version-check",
+                    "-d",
+                ])
                 .arg(&downloads)
                 .arg(format!("apache-flink=={version}"))
                 .arg(format!("apache-flink-libraries=={version}")))?;
@@ -73,7 +81,8 @@ impl FlinkDist {
             // The staging dir becomes the cache entry: keep only FLINK_HOME's parts.
             for entry in std::fs::read_dir(&home).map_err(|e| e.to_string())? {
                 let entry = entry.map_err(|e| e.to_string())?;
-                std::fs::rename(entry.path(), staging.join(entry.file_name())).map_err(|e| e.to_string())?;
+                std::fs::rename(entry.path(), staging.join(entry.file_name()))
+                    .map_err(|e| e.to_string())?;
             }
             std::fs::remove_dir(&home).map_err(|e| e.to_string())?;
             check_layout(staging, version)
@@ -118,7 +127,9 @@ fn check_layout(home: &Path, version: &str) -> Result<(), String> {
         format!("lib/flink-dist-{version}.jar"),
     ] {
         if !home.join(&needed).exists() {
-            return Err(format!("the PyPI archives of Flink {version} have no {needed}"));
+            return Err(format!(
+                "the PyPI archives of Flink {version} have no {needed}"
+            ));
         }
     }
     Ok(())
