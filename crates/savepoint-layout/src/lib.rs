@@ -147,7 +147,7 @@ impl SavepointLayout {
             }
         }
         // Dated folders have minute resolution; within one, _metadata's time decides.
-        found.sort_by(|a, b| (a.1.taken_at, a.0).cmp(&(b.1.taken_at, b.0)));
+        found.sort_by_key(|(modified, s)| (s.taken_at, *modified));
         Ok(found.into_iter().map(|(_, s)| s).collect())
     }
 
