@@ -1,0 +1,262 @@
+//! Command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use flink_config::{is_key_shaped, Profile, Role};
+use instance_metadata::MetadataMode;
+
+use crate::env_vars as env;
+
+/// Render the Flink configuration from the image, a profile, instance facts, instance metadata,
+/// the environment and --set, then exec the JobManager or TaskManager in the foreground.
+#[derive(Debug, Parser)]
+#[command(
+    name = "flink-bootstrap",
+    version,
+    after_help = after_help(),
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// The Flink installation.
+    #[arg(long, global = true, env = env::FLINK_HOME, default_value = "/opt/flink")]
+    pub flink_home: PathBuf,
+
+    /// Where to write the config [default: FLINK_HOME/conf when writable, otherwise a
+    /// temporary directory passed to Flink as FLINK_CONF_DIR].
+    #[arg(long, global = true, env = env::FLINK_CONF_DIR)]
+    pub conf_dir: Option<PathBuf>,
+
+    /// Where instance metadata comes from; `auto` uses GCE when it answers within a second.
+    #[arg(long, global = true, env = env::METADATA, value_enum, default_value_t = MetadataArg::Auto)]
+    pub metadata: MetadataArg,
+
+    /// How long to keep retrying the metadata server.
+    #[arg(long, global = true, env = env::METADATA_TIMEOUT, default_value = "30s",
+          value_parser = parse_duration)]
+    pub metadata_timeout: Duration,
+
+    /// A Flink setting that overrides every other source (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+
+    /// A named set of settings; `elastic` is the autoscaling setup (adaptive scheduler, 15 s
+    /// heartbeat timeout, unlimited exponential-delay restarts).
+    #[arg(long, global = true, env = env::PROFILE)]
+    pub profile: Option<Profile>,
+
+    /// Treat warnings (unknown keys) as errors.
+    #[arg(long, global = true, env = env::STRICT)]
+    pub strict: bool,
+
+    /// The user Flink runs as [default: `flink` when started as root]. `root` keeps root.
+    #[arg(long, global = true, env = env::RUN_AS)]
+    pub run_as: Option<String>,
+
+    /// Log format; `json` is what Google Cloud Logging parses.
+    #[arg(long, global = true, env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the config and exec `bin/jobmanager.sh start-foreground [ARGS]`.
+    Jobmanager {
+        /// Extra arguments for Flink's script, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Write the config and exec `bin/taskmanager.sh start-foreground [ARGS]`.
+    Taskmanager {
+        /// Extra arguments for Flink's script, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Write the config and exit.
+    Render {
+        /// The process the config is for.
+        role: RoleArg,
+    },
+    /// Print every resolved key, its value and where it came from.
+    Explain {
+        /// The process the config is for.
+        role: RoleArg,
+    },
+    /// Validate only; write nothing.
+    Check {
+        /// The process the config is for.
+        role: RoleArg,
+    },
+}
+
+/// What a command does after resolving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Write and exec.
+    Start,
+    /// Write.
+    Render,
+    /// Print.
+    Explain,
+    /// Validate.
+    Check,
+}
+
+impl Command {
+    /// The role, the action and Flink's extra arguments.
+    pub fn parts(&self) -> (Role, Action, &[String]) {
+        match self {
+            Self::Jobmanager { args } => (Role::JobManager, Action::Start, args),
+            Self::Taskmanager { args } => (Role::TaskManager, Action::Start, args),
+            Self::Render { role } => (role.into(), Action::Render, &[]),
+            Self::Explain { role } => (role.into(), Action::Explain, &[]),
+            Self::Check { role } => (role.into(), Action::Check, &[]),
+        }
+    }
+}
+
+/// `jobmanager` or `taskmanager`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// The JobManager.
+    Jobmanager,
+    /// A TaskManager.
+    Taskmanager,
+}
+
+impl From<&RoleArg> for Role {
+    fn from(r: &RoleArg) -> Self {
+        match r {
+            RoleArg::Jobmanager => Role::JobManager,
+            RoleArg::Taskmanager => Role::TaskManager,
+        }
+    }
+}
+
+/// `--metadata`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetadataArg {
+    /// The GCE metadata server (GCE_METADATA_HOST overrides its host).
+    Gce,
+    /// No metadata: facts from the container only.
+    None,
+    /// GCE when it answers quickly, none otherwise.
+    Auto,
+}
+
+impl From<MetadataArg> for MetadataMode {
+    fn from(m: MetadataArg) -> Self {
+        match m {
+            MetadataArg::Gce => Self::Gce,
+            MetadataArg::None => Self::None,
+            MetadataArg::Auto => Self::Auto,
+        }
+    }
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line with `severity`, `message` and `timestamp`.
+    Json,
+}
+
+fn after_help() -> String {
+    format!(
+        "Sources, lowest precedence first: the image's conf dir, --profile, instance facts (CPUs, \
+         memory, addresses), GCE metadata (project then instance attribute `flink-config`, a YAML \
+         map; attribute `flink-jobmanager-address`), the environment ({}, {}, {}), --set.\n\n\
+         Examples:\n  flink-bootstrap --profile elastic taskmanager\n  \
+         flink-bootstrap --metadata none --set taskmanager.numberOfTaskSlots=2 explain taskmanager\n  \
+         flink-bootstrap jobmanager -- -Drest.port=8082\n\n{}",
+        env::FLINK_PROPERTIES,
+        env::JOB_MANAGER_RPC_ADDRESS,
+        env::TASK_MANAGER_NUMBER_OF_TASK_SLOTS,
+        crate::exit::Exit::help()
+    )
+}
+
+/// `KEY=VALUE` with a Flink-shaped key.
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    let key = key.trim();
+    if !is_key_shaped(key) {
+        return Err(format!("`{key}` is not a Flink key"));
+    }
+    Ok((key.to_owned(), value.trim().to_owned()))
+}
+
+/// `30s`, `2m`, `500ms`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_key_values() {
+        assert_eq!(
+            parse_key_value("heartbeat.timeout=15 s"),
+            Ok(("heartbeat.timeout".into(), "15 s".into()))
+        );
+        assert_eq!(
+            parse_key_value("env.java.opts.all=-Da=b"),
+            Ok(("env.java.opts.all".into(), "-Da=b".into()))
+        );
+        assert!(parse_key_value("novalue").is_err());
+        assert!(parse_key_value("bad key=1").is_err());
+        assert!(parse_key_value("a\nb: c=1").is_err());
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn extra_args_follow_a_double_dash() {
+        let cli = Cli::try_parse_from([
+            "flink-bootstrap",
+            "--metadata",
+            "none",
+            "taskmanager",
+            "--profile",
+            "elastic",
+            "--",
+            "-Drest.port=8082",
+        ])
+        .unwrap();
+        let (role, action, args) = cli.command.parts();
+        assert_eq!((role, action), (Role::TaskManager, Action::Start));
+        assert_eq!(args, ["-Drest.port=8082"]);
+        assert_eq!(cli.profile, Some(Profile::Elastic));
+    }
+
+    #[test]
+    fn help_lists_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("69   instance metadata unavailable"),
+            "{help}"
+        );
+    }
+}

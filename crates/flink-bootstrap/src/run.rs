@@ -1,0 +1,642 @@
+//! The bootstrap's flow: resolve, validate, write, drop privileges, exec.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use flink_config::{
+    load_image_conf, render, resolve, validate, write_config, ConfigFile, FlinkVersion, Resolved,
+    Role, Severity,
+};
+use instance_metadata::{select, GceMetadata, InstanceMetadata, ResourceProbe};
+use tracing::{error, info, warn};
+
+use crate::cli::{Action, Cli, MetadataArg};
+use crate::env_vars::{self as env, ImageEnv};
+use crate::exit::{fail, Exit, Failure, OrExit};
+use crate::layers::{self, Inputs};
+use crate::privileges;
+
+/// How long `--metadata auto` waits for the metadata server's first answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Parses the command line and the process environment, runs, and maps the outcome to an exit
+/// code. Only returns when Flink was not exec'd.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let vars: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let filter = vars
+        .iter()
+        .find(|(k, _)| k == env::LOG)
+        .map(|(_, v)| v.as_str());
+    crate::logging::init(cli.log_format, filter);
+    match run(&cli, vars) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            error!("{failure}");
+            failure.exit.code()
+        }
+    }
+}
+
+/// Runs `cli` with the official-image variables taken from `vars` (not from the process).
+pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Result<(), Failure> {
+    let (role, action, extra) = cli.command.parts();
+    let image_env = ImageEnv::load(vars).or_exit(Exit::InvalidConfig)?;
+    let version = FlinkVersion::detect(&cli.flink_home)
+        .with_context(|| format!("--flink-home {}", cli.flink_home.display()))
+        .or_exit(Exit::FlinkNotFound)?;
+    if !version.is_supported() {
+        warn!("Flink {version} is outside the versions the key catalog covers (1.17 to 2.3)");
+    }
+    let script = cli.flink_home.join("bin").join(role.script());
+    if action == Action::Start && !script.is_file() {
+        return Err(fail(
+            Exit::FlinkNotFound,
+            format!(
+                "{} not found: is --flink-home a Flink installation?",
+                script.display()
+            ),
+        ));
+    }
+    // Fail on a missing user before doing anything else.
+    let user = match action {
+        Action::Start => privileges::target_user(cli.run_as.as_deref())?,
+        _ => None,
+    };
+
+    let image_dir = cli.flink_home.join("conf");
+    let image = load_image_conf(&image_dir, version).or_exit(Exit::InvalidConfig)?;
+    if let Some(note) = image.as_ref().and_then(|i| i.note.as_deref()) {
+        warn!("{note}");
+    }
+    let resources = ResourceProbe::default().read();
+    for w in &resources.warnings {
+        warn!("{w}");
+    }
+    let metadata = fetch_metadata(cli, &image_env)?;
+    let host_address = match metadata.as_ref().and_then(|m| m.internal_ip) {
+        Some(_) => None,
+        None => host_address(),
+    };
+    let inputs = Inputs {
+        role,
+        version,
+        image,
+        profile: cli.profile,
+        resources,
+        metadata,
+        host_address,
+        env: image_env,
+        sets: cli.set.clone(),
+    };
+    let layers = layers::build(&inputs).or_exit(Exit::InvalidConfig)?;
+    let resolved = resolve(&layers, version);
+    for (from, to, origin) in resolved.renames() {
+        info!("{from} (from {origin}) is called {to} in Flink {version}: written as {to}");
+    }
+    check(&resolved, role, cli.strict)?;
+
+    match action {
+        Action::Explain => {
+            print!("{}", explain(&resolved, role));
+            return Ok(());
+        }
+        Action::Check => {
+            info!("the {role} configuration is valid for Flink {version}");
+            return Ok(());
+        }
+        Action::Render | Action::Start => {}
+    }
+    let text = render(&resolved, version.config_file()).or_exit(Exit::InvalidConfig)?;
+    let (conf_dir, separate) = choose_conf_dir(cli.conf_dir.as_deref(), &image_dir)?;
+    if separate {
+        copy_support_files(&image_dir, &conf_dir)?;
+    }
+    let report = write_config(&conf_dir, version, &text).or_exit(Exit::ConfDirUnwritable)?;
+    if let Some(aside) = &report.moved_aside {
+        warn!(
+            "moved the leftover flink-conf.yaml to {}: Flink {version} would read it instead of config.yaml",
+            aside.display()
+        );
+    }
+    if let Some(kept) = &report.kept_original {
+        info!("kept the image's config as {}", kept.display());
+    }
+    info!(
+        "{} {} ({} keys)",
+        if report.unchanged {
+            "unchanged"
+        } else {
+            "wrote"
+        },
+        report.path.display(),
+        resolved.entries.len()
+    );
+    if action == Action::Render {
+        return Ok(());
+    }
+    Err(exec(
+        &script,
+        extra,
+        separate.then_some(&conf_dir),
+        user.as_ref(),
+    ))
+}
+
+fn fetch_metadata(cli: &Cli, env: &ImageEnv) -> Result<Option<InstanceMetadata>, Failure> {
+    if cli.metadata == MetadataArg::None {
+        return Ok(None);
+    }
+    let gce = GceMetadata::new(env.gce_metadata_host.as_deref())
+        .or_exit(Exit::MetadataUnavailable)?
+        .with_deadline(cli.metadata_timeout);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .or_exit(Exit::Failure)?;
+    // The runtime is dropped before privileges are dropped: no other threads remain.
+    runtime.block_on(async {
+        let Some(provider) = select(cli.metadata.into(), gce, PROBE_TIMEOUT).await else {
+            info!(
+                "no metadata server answered within {PROBE_TIMEOUT:?}: using container facts only"
+            );
+            return Ok(None);
+        };
+        let md = provider
+            .fetch()
+            .await
+            .context(
+                "instance metadata is required (--metadata gce, or auto after a successful probe)",
+            )
+            .or_exit(Exit::MetadataUnavailable)?;
+        info!(
+            "{} metadata: instance {} in {}, internal IP {}",
+            provider.name(),
+            md.name.as_deref().unwrap_or("?"),
+            md.zone.as_deref().unwrap_or("?"),
+            md.internal_ip.map_or("?".into(), |ip| ip.to_string()),
+        );
+        Ok(Some(md))
+    })
+}
+
+/// The first non-loopback address of this host's name (a container's address on its network).
+fn host_address() -> Option<IpAddr> {
+    let name = nix::unistd::gethostname().ok()?.into_string().ok()?;
+    let mut addrs: Vec<IpAddr> = (name.as_str(), 0)
+        .to_socket_addrs()
+        .ok()?
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_loopback())
+        .collect();
+    addrs.sort_by_key(|ip| ip.is_ipv6());
+    addrs.first().copied()
+}
+
+fn check(resolved: &Resolved, role: Role, strict: bool) -> Result<(), Failure> {
+    let mut errors = 0;
+    for d in validate(resolved) {
+        if d.severity == Severity::Error || strict {
+            error!("{d}");
+            errors += 1;
+        } else {
+            warn!("{d}");
+        }
+    }
+    if role == Role::TaskManager
+        && resolved
+            .get("jobmanager.rpc.address")
+            .is_none_or(|a| a == "localhost")
+    {
+        warn!(
+            "the TaskManager will look for the JobManager at localhost: set the metadata attribute \
+             {} or {} or --set jobmanager.rpc.address=HOST",
+            layers::ATTR_JOBMANAGER_ADDRESS,
+            env::JOB_MANAGER_RPC_ADDRESS
+        );
+    }
+    if errors > 0 {
+        return Err(fail(
+            Exit::InvalidConfig,
+            format!(
+                "{errors} problem(s) in the {role} configuration for Flink {}{}; nothing was \
+                 written and Flink was not started",
+                resolved.version,
+                if strict { " (--strict)" } else { "" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A table of every key, its value and its source, with what it replaced.
+fn explain(resolved: &Resolved, role: Role) -> String {
+    let width = |f: fn((&String, &flink_config::Resolution)) -> usize| {
+        resolved.entries.iter().map(f).max().unwrap_or(0)
+    };
+    let kw = width(|(k, _)| k.len()).max(3);
+    let vw = width(|(_, r)| r.value.chars().count()).clamp(5, 40);
+    let mut out = format!(
+        "# Flink {} {role}: {} keys, written to {}\n{:<kw$}  {:<vw$}  SOURCE\n",
+        resolved.version,
+        resolved.entries.len(),
+        resolved.version.config_file().file_name(),
+        "KEY",
+        "VALUE",
+    );
+    for (key, r) in &resolved.entries {
+        let _ = writeln!(out, "{key:<kw$}  {:<vw$}  {}", r.value, r.origin);
+        let indent = kw + 2;
+        if let Some(note) = &r.note {
+            let _ = writeln!(out, "{:indent$}  {note}", "");
+        }
+        if let Some(from) = &r.renamed_from {
+            let _ = writeln!(out, "{:indent$}  written as {from}", "");
+        }
+        for (origin, value) in &r.overrides {
+            let _ = writeln!(out, "{:indent$}  overrides {value} from {origin}", "");
+        }
+    }
+    out
+}
+
+/// The conf dir to write, and whether it differs from the installation's (Flink must then be
+/// told with FLINK_CONF_DIR).
+fn choose_conf_dir(explicit: Option<&Path>, image_dir: &Path) -> Result<(PathBuf, bool), Failure> {
+    let dir = match explicit {
+        Some(dir) => dir.to_owned(),
+        None if tempfile::NamedTempFile::new_in(image_dir).is_ok() => image_dir.to_owned(),
+        None => {
+            let fallback = std::env::temp_dir().join("flink-conf");
+            info!(
+                "{} is not writable: writing the config to {} and passing it to Flink as {}",
+                image_dir.display(),
+                fallback.display(),
+                env::FLINK_CONF_DIR
+            );
+            fallback
+        }
+    };
+    // Absolute, because Flink's scripts get it as FLINK_CONF_DIR.
+    let dir = fs::create_dir_all(&dir)
+        .and_then(|()| fs::canonicalize(&dir))
+        .with_context(|| format!("cannot create the conf dir {}", dir.display()))
+        .or_exit(Exit::ConfDirUnwritable)?;
+    let same = fs::canonicalize(image_dir).is_ok_and(|image| image == dir);
+    Ok((dir, !same))
+}
+
+/// Copies what Flink's scripts need besides the config (log4j and logback files, masters,
+/// workers) from the image's conf dir.
+fn copy_support_files(from: &Path, to: &Path) -> Result<(), Failure> {
+    let Ok(entries) = fs::read_dir(from) else {
+        warn!(
+            "{} cannot be read: no logging configuration for Flink",
+            from.display()
+        );
+        return Ok(());
+    };
+    let config_files = [ConfigFile::ConfigYaml, ConfigFile::FlinkConfYaml].map(|f| f.file_name());
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let is_config = name
+            .to_str()
+            .is_some_and(|n| config_files.iter().any(|c| n.starts_with(c)));
+        if is_config || !entry.path().is_file() {
+            continue;
+        }
+        let target = to.join(&name);
+        if fs::read(&target).ok() != fs::read(entry.path()).ok() {
+            fs::copy(entry.path(), &target)
+                .with_context(|| {
+                    format!("cannot copy {} to {}", entry.path().display(), to.display())
+                })
+                .or_exit(Exit::ConfDirUnwritable)?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces this process with Flink's start script; returns only on failure.
+fn exec(
+    script: &Path,
+    extra: &[String],
+    conf_dir: Option<&PathBuf>,
+    user: Option<&nix::unistd::User>,
+) -> Failure {
+    let mut command = Command::new(script);
+    command.arg("start-foreground").args(extra);
+    if let Some(dir) = conf_dir {
+        command.env(env::FLINK_CONF_DIR, dir);
+    }
+    if let Some(user) = user {
+        if let Err(failure) = privileges::drop_to(user) {
+            return failure;
+        }
+        command
+            .env("HOME", &user.dir)
+            .env("USER", &user.name)
+            .env("LOGNAME", &user.name);
+        info!(
+            "running as {} (uid {}, gid {})",
+            user.name, user.uid, user.gid
+        );
+    }
+    info!(
+        "exec {} start-foreground {}",
+        script.display(),
+        extra.join(" ")
+    );
+    let err = command.exec();
+    fail(
+        Exit::ExecFailed,
+        format!("cannot exec {}: {err}", script.display()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gce_metadata_standin::{GceTree, MetadataStandin};
+
+    /// A fake installation: a dist jar of `version`, the shipped config and a log4j file.
+    fn flink_home(version: &str) -> tempfile::TempDir {
+        let home = tempfile::tempdir().unwrap();
+        for dir in ["lib", "bin", "conf"] {
+            fs::create_dir(home.path().join(dir)).unwrap();
+        }
+        fs::write(
+            home.path().join(format!("lib/flink-dist-{version}.jar")),
+            "",
+        )
+        .unwrap();
+        fs::write(
+            home.path().join("conf/config.yaml"),
+            "taskmanager:\n  host: localhost\n  numberOfTaskSlots: 1\njobmanager:\n  rpc:\n    address: localhost\n",
+        )
+        .unwrap();
+        fs::write(home.path().join("conf/log4j-console.properties"), "x=y\n").unwrap();
+        home
+    }
+
+    fn cli(home: &Path, args: &[&str]) -> Cli {
+        let home = home.to_str().unwrap();
+        let mut argv = vec!["flink-bootstrap", "--flink-home", home];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap()
+    }
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn renders_into_a_separate_conf_dir_with_support_files() {
+        let home = flink_home("2.3.0");
+        let out = tempfile::tempdir().unwrap();
+        let conf = out.path().join("conf");
+        let args = [
+            "--metadata",
+            "none",
+            "--profile",
+            "elastic",
+            "--conf-dir",
+            conf.to_str().unwrap(),
+            "--set",
+            "jobmanager.rpc.address=10.0.0.2",
+            "render",
+            "taskmanager",
+        ];
+        run(&cli(home.path(), &args), no_env()).unwrap();
+        let text = fs::read_to_string(conf.join("config.yaml")).unwrap();
+        assert!(text.contains(
+            "jobmanager.adaptive-scheduler.submission.resource-wait-timeout: '3600 s'\n"
+        ));
+        assert!(text.contains("jobmanager.rpc.address: '10.0.0.2'\n"));
+        assert!(text.contains("taskmanager.bind-host: '0.0.0.0'\n"));
+        assert!(conf.join("log4j-console.properties").exists());
+        // Same inputs, same bytes.
+        run(&cli(home.path(), &args), no_env()).unwrap();
+        assert_eq!(fs::read_to_string(conf.join("config.yaml")).unwrap(), text);
+        // The image was not touched.
+        assert!(!home.path().join("conf/config.yaml.image").exists());
+    }
+
+    #[test]
+    fn renders_in_place_for_1_20_and_handles_a_leftover_flink_conf() {
+        let home = flink_home("1.20.3");
+        fs::write(
+            home.path().join("conf/flink-conf.yaml"),
+            "rest.port: 8089\n",
+        )
+        .unwrap();
+        let args = [
+            "--metadata",
+            "none",
+            "--profile",
+            "elastic",
+            "render",
+            "jobmanager",
+        ];
+        run(&cli(home.path(), &args), no_env()).unwrap();
+        let conf = home.path().join("conf");
+        let text = fs::read_to_string(conf.join("config.yaml")).unwrap();
+        assert!(text.contains("rest.port: '8089'\n"), "{text}");
+        assert!(text.contains("heartbeat.timeout: '15 s'\n"));
+        assert!(text.contains("jobmanager.adaptive-scheduler.resource-wait-timeout: '3600 s'\n"));
+        assert!(!conf.join("flink-conf.yaml").exists());
+        assert!(conf
+            .join("flink-conf.yaml.replaced-by-config.yaml")
+            .exists());
+        run(&cli(home.path(), &args), no_env()).unwrap();
+        assert_eq!(fs::read_to_string(conf.join("config.yaml")).unwrap(), text);
+    }
+
+    #[test]
+    fn bad_inputs_get_their_exit_codes() {
+        let home = flink_home("2.3.0");
+        let code = |args: &[&str], env: Vec<(String, String)>| {
+            run(&cli(home.path(), args), env).unwrap_err().exit
+        };
+        assert_eq!(
+            code(
+                &[
+                    "--metadata",
+                    "none",
+                    "--set",
+                    "heartbeat.timeout=fast",
+                    "check",
+                    "taskmanager"
+                ],
+                no_env()
+            ),
+            Exit::InvalidConfig
+        );
+        assert_eq!(
+            code(
+                &[
+                    "--metadata",
+                    "none",
+                    "--strict",
+                    "--set",
+                    "hearbeat.timeout=15000",
+                    "check",
+                    "taskmanager"
+                ],
+                no_env()
+            ),
+            Exit::InvalidConfig
+        );
+        assert_eq!(
+            code(
+                &["--metadata", "none", "check", "taskmanager"],
+                vec![(env::FLINK_PROPERTIES.into(), "not a property".into())]
+            ),
+            Exit::InvalidConfig
+        );
+        // A typo alone is a warning.
+        run(
+            &cli(
+                home.path(),
+                &[
+                    "--metadata",
+                    "none",
+                    "--set",
+                    "hearbeat.timeout=15000",
+                    "check",
+                    "taskmanager",
+                ],
+            ),
+            no_env(),
+        )
+        .unwrap();
+        assert_eq!(
+            code(
+                &[
+                    "--metadata",
+                    "none",
+                    "--conf-dir",
+                    "/proc/flink-conf",
+                    "render",
+                    "taskmanager"
+                ],
+                no_env()
+            ),
+            Exit::ConfDirUnwritable
+        );
+        let missing = tempfile::tempdir().unwrap();
+        let err = run(
+            &cli(
+                missing.path(),
+                &["--metadata", "none", "check", "taskmanager"],
+            ),
+            no_env(),
+        )
+        .unwrap_err();
+        assert_eq!(err.exit, Exit::FlinkNotFound);
+        assert!(err.to_string().contains("Flink installation"), "{err}");
+    }
+
+    #[test]
+    fn metadata_down_is_retried_then_its_own_exit_code() {
+        let home = flink_home("2.3.0");
+        let standin = MetadataStandin::start(GceTree::new("tm-1", "10.128.0.7").build()).unwrap();
+        standin.fail_next(u32::MAX);
+        let env = vec![(env::GCE_METADATA_HOST.to_owned(), standin.host())];
+        let args = [
+            "--metadata",
+            "gce",
+            "--metadata-timeout",
+            "500ms",
+            "check",
+            "taskmanager",
+        ];
+        let err = run(&cli(home.path(), &args), env).unwrap_err();
+        assert_eq!(err.exit, Exit::MetadataUnavailable);
+        assert!(standin.requests() > 2, "retried: {}", standin.requests());
+    }
+
+    #[test]
+    fn metadata_feeds_the_taskmanager_config() {
+        let home = flink_home("2.3.0");
+        let standin = MetadataStandin::start(
+            GceTree::new("tm-1", "10.128.0.7")
+                .project_attribute("flink-jobmanager-address", "10.128.0.2")
+                .project_attribute("flink-config", "heartbeat.timeout: 20 s\n")
+                .instance_attribute("flink-config", "taskmanager.numberOfTaskSlots: 3\n")
+                .build(),
+        )
+        .unwrap();
+        let env = vec![(env::GCE_METADATA_HOST.to_owned(), standin.host())];
+        let args = [
+            "--metadata",
+            "auto",
+            "--profile",
+            "elastic",
+            "render",
+            "taskmanager",
+        ];
+        run(&cli(home.path(), &args), env).unwrap();
+        let text = fs::read_to_string(home.path().join("conf/config.yaml")).unwrap();
+        for line in [
+            "jobmanager.rpc.address: '10.128.0.2'",
+            "taskmanager.host: '10.128.0.7'",
+            "taskmanager.numberOfTaskSlots: '3'",
+            "heartbeat.timeout: '20 s'",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(home.path().join("conf/config.yaml.image").exists());
+    }
+
+    #[test]
+    fn explain_shows_values_sources_and_overrides() {
+        let home = flink_home("2.3.0");
+        let c = cli(
+            home.path(),
+            &[
+                "--metadata",
+                "none",
+                "--profile",
+                "elastic",
+                "explain",
+                "taskmanager",
+            ],
+        );
+        let version = FlinkVersion::new(2, 3, 0);
+        let image = load_image_conf(&home.path().join("conf"), version).unwrap();
+        let inputs = Inputs {
+            role: Role::TaskManager,
+            version,
+            image,
+            profile: c.profile,
+            resources: ResourceProbe::default().read(),
+            metadata: None,
+            host_address: None,
+            env: ImageEnv::default(),
+            sets: vec![],
+        };
+        let text = explain(
+            &resolve(&layers::build(&inputs).unwrap(), version),
+            Role::TaskManager,
+        );
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("heartbeat.timeout "))
+            .unwrap();
+        assert!(
+            line.contains("15 s") && line.ends_with("profile (elastic)"),
+            "{line}"
+        );
+        assert!(text.contains("overrides 1 from image conf ("), "{text}");
+    }
+}

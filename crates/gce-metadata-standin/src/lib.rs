@@ -1,0 +1,380 @@
+//! A stand-in for the GCE metadata server (`http://metadata.google.internal/computeMetadata/v1/`)
+//! for tests, bound to `127.0.0.1:0` and following the real protocol:
+//!
+//! - requests without `Metadata-Flavor: Google` get `403` with GCE's HTML body;
+//! - every answer carries `Metadata-Flavor: Google` and `Server: Metadata Server for VM`;
+//! - `?recursive=true` / `?alt=json` return the subtree as JSON with GCE's camelCase names
+//!   (`networkInterfaces`, `machineType`), while paths use the hyphenated names
+//!   (`instance/network-interfaces/0/ip`); leaves are plain text; directories list their
+//!   children (`name/` for sub-directories);
+//! - unknown paths are `404`;
+//! - [`MetadataStandin::fail_next`] answers the next N requests with `503`, as during
+//!   maintenance, and [`MetadataStandin::set_delay`] makes it slow.
+//!
+//! Point a client at it with `GCE_METADATA_HOST=<MetadataStandin::host()>`. The server runs on
+//! its own thread, so sync tests (driving a binary) and async tests can both use it.
+#![deny(missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+const PREFIX: &str = "/computeMetadata/v1";
+
+#[derive(Default)]
+struct Shared {
+    tree: Mutex<Value>,
+    fail_next: AtomicU32,
+    delay_ms: AtomicU64,
+    omit_flavor: AtomicBool,
+    requests: AtomicU32,
+}
+
+/// A running stand-in; stops when dropped.
+pub struct MetadataStandin {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MetadataStandin {
+    /// Starts serving `tree` (the JSON of `/computeMetadata/v1/?recursive=true`, e.g. from
+    /// [`GceTree::build`]).
+    pub fn start(tree: Value) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            tree: Mutex::new(tree),
+            ..Shared::default()
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .expect("the listener was bound just before");
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .expect("stand-in server failed");
+            });
+        });
+        Ok(Self {
+            addr,
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// `127.0.0.1:PORT`, the value for `GCE_METADATA_HOST`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Answers the next `n` requests with `503 Service Unavailable`.
+    pub fn fail_next(&self, n: u32) {
+        self.shared.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Waits this long before answering each request.
+    pub fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Leaves out the `Metadata-Flavor: Google` response header, as something that is not a
+    /// metadata server (a proxy, a captive portal) would.
+    pub fn omit_flavor_header(&self, omit: bool) {
+        self.shared.omit_flavor.store(omit, Ordering::SeqCst);
+    }
+
+    /// How many requests arrived so far (including failed ones).
+    pub fn requests(&self) -> u32 {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Changes the served tree.
+    pub fn update(&self, change: impl FnOnce(&mut Value)) {
+        change(&mut self.shared.tree.lock().expect("tree lock"));
+    }
+}
+
+impl Drop for MetadataStandin {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let delay = shared.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let mut response = answer(&shared, uri.path(), &headers, &query);
+    let h = response.headers_mut();
+    h.insert(
+        header::SERVER,
+        HeaderValue::from_static("Metadata Server for VM"),
+    );
+    if !shared.omit_flavor.load(Ordering::SeqCst) {
+        h.insert("metadata-flavor", HeaderValue::from_static("Google"));
+    }
+    response
+}
+
+fn answer(
+    shared: &Shared,
+    path: &str,
+    headers: &HeaderMap,
+    query: &std::collections::HashMap<String, String>,
+) -> Response {
+    let html = |status, body: String| {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+            body,
+        )
+            .into_response()
+    };
+    if headers.get("metadata-flavor").and_then(|v| v.to_str().ok()) != Some("Google") {
+        return html(
+            StatusCode::FORBIDDEN,
+            format!(
+                "<p>Your client does not have permission to get URL <code>{path}</code> from \
+                 this server. Missing Metadata-Flavor:Google header.</p>"
+            ),
+        );
+    }
+    let failing = shared
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        return html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<p>Service Unavailable: the metadata server is under maintenance.</p>".into(),
+        );
+    }
+    let tree = shared.tree.lock().expect("tree lock");
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return html(StatusCode::NOT_FOUND, not_found(path));
+    };
+    let Some(node) = lookup(&tree, rest) else {
+        return html(StatusCode::NOT_FOUND, not_found(path));
+    };
+    let json = query.get("recursive").is_some_and(|v| v == "true")
+        || query.get("alt").is_some_and(|v| v == "json");
+    if json && query.get("alt").is_none_or(|v| v == "json") {
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            node.to_string(),
+        )
+            .into_response();
+    }
+    let text = match node {
+        Value::String(s) => s.clone(),
+        Value::Object(map) => listing(map.iter().map(|(k, v)| (kebab(k), v))),
+        Value::Array(items) => listing(items.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
+        other => other.to_string(),
+    };
+    ([(header::CONTENT_TYPE, "application/text")], text).into_response()
+}
+
+fn not_found(path: &str) -> String {
+    format!("<p>The requested URL <code>{path}</code> was not found on this server.</p>")
+}
+
+fn listing<'a>(children: impl Iterator<Item = (String, &'a Value)>) -> String {
+    children
+        .map(|(name, v)| match v {
+            Value::Object(_) | Value::Array(_) => format!("{name}/\n"),
+            _ => format!("{name}\n"),
+        })
+        .collect()
+}
+
+/// Finds the node at a hyphenated path; attribute names are matched as they are.
+fn lookup<'a>(tree: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .try_fold(tree, |node, segment| match node {
+            Value::Object(map) => map.get(segment).or_else(|| map.get(&camel(segment))),
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+            _ => None,
+        })
+}
+
+fn camel(segment: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in segment.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('-');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Builds a metadata tree with the shapes GCE uses.
+#[derive(Debug, Clone)]
+pub struct GceTree {
+    name: String,
+    ip: String,
+    zone: String,
+    project_id: String,
+    project_number: u64,
+    instance_attributes: Map<String, Value>,
+    project_attributes: Map<String, Value>,
+}
+
+impl GceTree {
+    /// An instance `name` with internal IP `ip` in project `my-project` (number 123456789012),
+    /// zone `europe-west1-b`.
+    pub fn new(name: &str, ip: &str) -> Self {
+        Self {
+            name: name.into(),
+            ip: ip.into(),
+            zone: "europe-west1-b".into(),
+            project_id: "my-project".into(),
+            project_number: 123_456_789_012,
+            instance_attributes: Map::new(),
+            project_attributes: Map::new(),
+        }
+    }
+
+    /// Sets the zone name.
+    pub fn zone(mut self, zone: &str) -> Self {
+        self.zone = zone.into();
+        self
+    }
+
+    /// Adds an instance attribute.
+    pub fn instance_attribute(mut self, key: &str, value: &str) -> Self {
+        self.instance_attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a project-wide attribute.
+    pub fn project_attribute(mut self, key: &str, value: &str) -> Self {
+        self.project_attributes.insert(key.into(), value.into());
+        self
+    }
+
+    /// The tree served at `/computeMetadata/v1/`.
+    pub fn build(self) -> Value {
+        let n = self.project_number;
+        json!({
+            "instance": {
+                "attributes": self.instance_attributes,
+                "cpuPlatform": "Intel Broadwell",
+                "description": "",
+                "hostname": format!("{}.{}.c.{}.internal", self.name, self.zone, self.project_id),
+                "id": 4_520_031_799_277_581_759_u64,
+                "image": "projects/cos-cloud/global/images/cos-stable-117-18613-75-37",
+                "machineType": format!("projects/{n}/machineTypes/e2-standard-4"),
+                "maintenanceEvent": "NONE",
+                "name": self.name,
+                "networkInterfaces": [{
+                    "accessConfigs": [],
+                    "dnsServers": ["169.254.169.254"],
+                    "forwardedIps": [],
+                    "gateway": "10.128.0.1",
+                    "ip": self.ip,
+                    "ipAliases": [],
+                    "mac": "42:01:0a:80:00:07",
+                    "mtu": 1460,
+                    "network": format!("projects/{n}/networks/default"),
+                    "subnetmask": "255.255.240.0",
+                    "targetInstanceIps": []
+                }],
+                "preempted": "FALSE",
+                "scheduling": {
+                    "automaticRestart": "TRUE",
+                    "onHostMaintenance": "MIGRATE",
+                    "preemptible": "FALSE"
+                },
+                "tags": ["flink"],
+                "zone": format!("projects/{n}/zones/{}", self.zone)
+            },
+            "project": {
+                "attributes": self.project_attributes,
+                "numericProjectId": n,
+                "projectId": self.project_id
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_gce_names() {
+        let tree = GceTree::new("tm-1", "10.128.0.7")
+            .instance_attribute("flink-config", "a: b")
+            .build();
+        let at = |p| lookup(&tree, p).cloned();
+        assert_eq!(
+            at("/instance/network-interfaces/0/ip"),
+            Some(json!("10.128.0.7"))
+        );
+        assert_eq!(at("/instance/attributes/flink-config"), Some(json!("a: b")));
+        assert_eq!(
+            at("/instance/zone"),
+            Some(json!("projects/123456789012/zones/europe-west1-b"))
+        );
+        assert_eq!(at("/instance/nope"), None);
+        assert_eq!(kebab("networkInterfaces"), "network-interfaces");
+    }
+}
