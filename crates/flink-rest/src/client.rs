@@ -406,6 +406,25 @@ impl FlinkClient {
         .await
     }
 
+    /// Why the job last failed: the first line of the newest entry of its
+    /// exception history (`GET /jobs/{id}/exceptions`), if it has failed.
+    pub async fn last_failure(&self, job: &JobId) -> Result<Option<String>> {
+        let history: JobExceptions = self
+            .get(&format!("jobs/{job}/exceptions?maxExceptions=1"))
+            .await?;
+        Ok(history
+            .exception_history
+            .and_then(|h| h.entries.into_iter().next())
+            .map(|e| {
+                let line = first_meaningful_line(&e.stacktrace);
+                if line.is_empty() {
+                    e.exception_name
+                } else {
+                    line
+                }
+            }))
+    }
+
     /// Cancels a job (`PATCH /jobs/{id}?mode=cancel`).
     pub async fn cancel(&self, job: &JobId) -> Result<()> {
         self.call_no_content(Method::PATCH, &format!("jobs/{job}?mode=cancel"))

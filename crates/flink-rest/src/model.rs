@@ -503,6 +503,28 @@ pub(crate) struct ConfigResponse {
     pub flink_version: String,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobExceptions {
+    #[serde(default)]
+    pub exception_history: Option<ExceptionHistory>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ExceptionHistory {
+    #[serde(default)]
+    pub entries: Vec<ExceptionEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExceptionEntry {
+    #[serde(default)]
+    pub exception_name: String,
+    #[serde(default)]
+    pub stacktrace: String,
+}
+
 /// One metric value as the REST API reports it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Metric {

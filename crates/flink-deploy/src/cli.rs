@@ -1,0 +1,191 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use flink_ops_cli::{env_vars, parse_duration, parse_key_value, LogFormat, RestArgs};
+use flink_rest::{ClaimMode, SavepointFormat};
+
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  deployed (or, for plan and status, done)
+  2  invalid input or an ambiguous situation; nothing was touched
+  3  the JobManager is unreachable or answered unexpectedly
+  4  the savepoint of the running job failed; it is still running, nothing changed
+  5  the new version was unhealthy and was rolled back (the message names the savepoint)
+  6  rollback failed or was disabled: manual action needed (the message says what to run)";
+
+const EXAMPLES: &str = "\
+Examples:
+  # Deploy or update (the Cloud Build step):
+  flink-deploy deploy --jobmanager-url http://10.0.0.2:8081 --job-name orders \\
+      --parallelism 72 --savepoint-dir gs://bucket/savepoints -- --kafka-topic orders
+  # What would happen, changing nothing:
+  flink-deploy plan --config-file deploy.yaml
+  # The cluster's jobs:
+  flink-deploy status --jobmanager-url http://10.0.0.2:8081";
+
+/// Deploy or update a Flink job with no state lost.
+#[derive(Debug, Parser)]
+#[command(name = "flink-deploy", version, about, after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy the job, or update it: stop with a savepoint, run the new jar from it, check it, roll back if unhealthy
+    #[command(after_long_help = EXIT_CODES)]
+    Deploy(DeployArgs),
+    /// Print what deploy would do, changing nothing
+    Plan(DeployArgs),
+    /// List the cluster's jobs with their newest savepoint or checkpoint
+    Status(StatusArgs),
+}
+
+/// Output of results on stdout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Output {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub rest: RestArgs,
+
+    /// How results are printed on stdout
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+
+    /// How logs are printed on stderr (json: Google Cloud Logging)
+    #[arg(long, value_enum, env = env_vars::FLINK_OPS_LOG_FORMAT, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// A YAML deploy spec holding any of these settings (flags win over it, it wins over the environment)
+    #[arg(long, env = env_vars::FLINK_DEPLOY_CONFIG, value_name = "FILE", alias = "config_file")]
+    pub config_file: Option<PathBuf>,
+
+    /// The job's name; running jobs are matched exactly
+    #[arg(long, env = env_vars::FLINK_JOB_NAME, alias = "job_name")]
+    pub job_name: Option<String>,
+
+    /// The job's jar
+    #[arg(long, env = env_vars::FLINK_JOB_JAR, default_value = "/opt/flink-job/job.jar")]
+    pub jar: PathBuf,
+
+    /// The main class, when the jar's manifest names none (or another is wanted)
+    #[arg(long, value_name = "CLASS")]
+    pub entry_class: Option<String>,
+
+    /// The job's parallelism (with the adaptive scheduler: its upper bound)
+    #[arg(long)]
+    pub parallelism: Option<u32>,
+
+    /// Root of the savepoint layout, shared with flink-savepointer: <dir>/<job>/<UTC date>/savepoint-*
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_DIR, value_name = "DIR")]
+    pub savepoint_dir: Option<String>,
+
+    /// Restore from this savepoint or retained checkpoint (only when the job is not running)
+    #[arg(long, value_name = "PATH")]
+    pub from_savepoint: Option<String>,
+
+    /// Skip state that maps to no operator of the new version
+    #[arg(long)]
+    pub allow_non_restored_state: bool,
+
+    /// Start without state when the job ran before but no savepoint is found
+    #[arg(long)]
+    pub allow_fresh_start: bool,
+
+    /// Who owns the restored savepoint: no-claim (it stays yours) or claim (the job may delete it)
+    #[arg(long, value_enum, default_value = "no-claim")]
+    pub claim_mode: ClaimModeArg,
+
+    /// Format of the savepoint taken when stopping
+    #[arg(long, value_enum, default_value = "canonical")]
+    pub savepoint_format: FormatArg,
+
+    /// How long the stop-with-savepoint may take
+    #[arg(long, value_parser = parse_duration, default_value = "15m", value_name = "DURATION")]
+    pub savepoint_timeout: Duration,
+
+    /// How long the new job may take until it and all its tasks run
+    #[arg(long, value_parser = parse_duration, default_value = "5m", value_name = "DURATION")]
+    pub startup_timeout: Duration,
+
+    /// How long the new job must run without restarts to count as healthy
+    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
+    pub stable_for: Duration,
+
+    /// Also require one completed checkpoint before the new job counts as healthy
+    #[arg(long)]
+    pub require_checkpoint: bool,
+
+    /// Leave an unhealthy new job as it is instead of rolling back (exit 6)
+    #[arg(long)]
+    pub no_rollback: bool,
+
+    /// How many of this job's jars to keep on the JobManager (the new one included)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_jars: u32,
+
+    /// Job configuration, key=value (repeatable), sent as the job's flinkConfiguration
+    #[arg(long = "flink-conf", value_parser = parse_key_value, value_name = "KEY=VALUE")]
+    pub flink_conf: Vec<(String, String)>,
+
+    /// The job's own arguments
+    #[arg(last = true, value_name = "PROGRAM_ARGS")]
+    pub program_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimModeArg {
+    Claim,
+    NoClaim,
+}
+
+impl From<ClaimModeArg> for ClaimMode {
+    fn from(c: ClaimModeArg) -> Self {
+        match c {
+            ClaimModeArg::Claim => ClaimMode::Claim,
+            ClaimModeArg::NoClaim => ClaimMode::NoClaim,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatArg {
+    Canonical,
+    Native,
+}
+
+impl From<FormatArg> for SavepointFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Canonical => SavepointFormat::Canonical,
+            FormatArg::Native => SavepointFormat::Native,
+        }
+    }
+}

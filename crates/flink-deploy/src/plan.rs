@@ -1,0 +1,297 @@
+//! Deciding what a deploy will do, from what the cluster and the savepoint
+//! layout show. Reads only: `plan` prints this and stops.
+
+use flink_rest::{FlinkClient, JarFile, JobOverview};
+use savepoint_layout::job_folder;
+use serde::Serialize;
+
+use crate::outcome::{rest_failure, Failure};
+use crate::settings::Settings;
+
+/// How the new version starts.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Start {
+    /// A job of this name runs: stop it with a savepoint and restore from that.
+    Update { job_id: String, state: String },
+    /// Nothing runs: restore from a savepoint found (or given).
+    Restore { path: String, found_in: String },
+    /// Nothing runs and nothing to restore.
+    Fresh { why: String },
+}
+
+/// What a deploy will do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub start: Start,
+    /// This job's newest jar already on the JobManager: what a rollback runs.
+    pub previous_jar: Option<String>,
+}
+
+/// This job's jars are uploaded as `flink-deploy--<job folder>--<UTC time>.jar`.
+pub fn upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
+    let stamp = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year][month][day][hour][minute][second]"
+        ))
+        .expect("a fixed format");
+    format!("flink-deploy--{}--{stamp}.jar", job_folder(job_name))
+}
+
+/// True when `jar` was uploaded by flink-deploy for `job_name`.
+pub fn is_jar_of(jar: &JarFile, job_name: &str) -> bool {
+    let Some(rest) = jar.name.strip_prefix("flink-deploy--") else {
+        return false;
+    };
+    let Some(rest) = rest.strip_suffix(".jar") else {
+        return false;
+    };
+    match rest.rsplit_once("--") {
+        Some((folder, stamp)) => {
+            folder == job_folder(job_name)
+                && stamp.len() == 14
+                && stamp.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// This job's jars on the JobManager, newest first.
+pub async fn jars_of(
+    client: &FlinkClient,
+    job_name: &str,
+) -> Result<Vec<JarFile>, flink_rest::Error> {
+    let mut jars: Vec<JarFile> = client
+        .jars()
+        .await?
+        .into_iter()
+        .filter(|j| is_jar_of(j, job_name))
+        .collect();
+    jars.sort_by(|a, b| (b.uploaded, &b.name).cmp(&(a.uploaded, &a.name)));
+    Ok(jars)
+}
+
+fn describe(jobs: &[&JobOverview]) -> String {
+    jobs.iter()
+        .map(|j| format!("{} ({})", j.jid, j.state))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inspects the cluster and the layout and decides how to start.
+pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failure> {
+    let jobs = client
+        .jobs_named(&s.job_name)
+        .await
+        .map_err(|e| rest_failure("cannot list the cluster's jobs", e))?;
+    let jars = jars_of(client, &s.job_name)
+        .await
+        .map_err(|e| rest_failure("cannot list the uploaded jars", e))?;
+    let previous_jar = jars.first().map(|j| j.id.to_string());
+    let active: Vec<&JobOverview> = jobs.iter().filter(|j| j.state.is_active()).collect();
+
+    if active.len() > 1 {
+        return Err(Failure::invalid(format!(
+            "{} jobs named '{}' are active: {}. flink-deploy cannot tell which one to update; \
+             cancel all but one (with a savepoint), then run it again. Nothing was changed.",
+            active.len(),
+            s.job_name,
+            describe(&active)
+        )));
+    }
+    if let Some(job) = active.first() {
+        if let Some(path) = &s.from_savepoint {
+            return Err(Failure::invalid(format!(
+                "--from-savepoint {path} is for a job that is not running, but '{}' is {} as {}: \
+                 an update restores from the savepoint taken when stopping it. Drop --from-savepoint, \
+                 or stop the job first. Nothing was changed.",
+                s.job_name, job.state, job.jid
+            )));
+        }
+        return Ok(Plan {
+            start: Start::Update {
+                job_id: job.jid.to_string(),
+                state: job.state.to_string(),
+            },
+            previous_jar,
+        });
+    }
+
+    if let Some(path) = &s.from_savepoint {
+        return Ok(Plan {
+            start: Start::Restore {
+                path: path.clone(),
+                found_in: "--from-savepoint".into(),
+            },
+            previous_jar,
+        });
+    }
+
+    // Evidence that the job ran before: a fresh start would lose its state.
+    let mut ran_before: Vec<String> = Vec::new();
+    if let Some(layout) = &s.layout {
+        match layout.list(&s.job_name) {
+            Ok(found) => {
+                if let Some(newest) = found.iter().rev().find(|sp| sp.complete) {
+                    return Ok(Plan {
+                        start: Start::Restore {
+                            path: newest.location.clone(),
+                            found_in: format!("the savepoint layout under {}", layout.root()),
+                        },
+                        previous_jar,
+                    });
+                }
+                if !found.is_empty() {
+                    ran_before.push(format!(
+                        "{} incomplete savepoint(s) under {}",
+                        found.len(),
+                        layout.job_dir(&s.job_name)
+                    ));
+                }
+            }
+            // Unlistable (e.g. gs:// for now): we cannot rule savepoints out.
+            Err(e) => ran_before.push(format!("savepoints may exist but cannot be listed ({e})")),
+        }
+    }
+
+    let mut finished: Vec<&JobOverview> = jobs.iter().filter(|j| j.state.is_terminal()).collect();
+    finished.sort_by_key(|j| std::cmp::Reverse(j.start_time));
+    for job in &finished {
+        let stats = client.checkpoints(&job.jid).await.map_err(|e| {
+            rest_failure(
+                &format!("cannot read the checkpoints of job {}", job.jid),
+                e,
+            )
+        })?;
+        let newest = [stats.latest.savepoint, stats.latest.completed]
+            .into_iter()
+            .flatten()
+            .filter(|c| !c.discarded && c.external_path.is_some())
+            .max_by_key(|c| c.trigger_timestamp);
+        if let Some(path) = newest.and_then(|c| c.external_path) {
+            return Ok(Plan {
+                start: Start::Restore {
+                    path,
+                    found_in: format!(
+                        "job {} ({}), as the JobManager remembers it",
+                        job.jid, job.state
+                    ),
+                },
+                previous_jar,
+            });
+        }
+    }
+    if !finished.is_empty() {
+        ran_before.push(format!("the JobManager remembers {}", describe(&finished)));
+    }
+    if !jars.is_empty() {
+        ran_before.push(format!("{} jar(s) of it on the JobManager", jars.len()));
+    }
+
+    if ran_before.is_empty() {
+        return Ok(Plan {
+            start: Start::Fresh {
+                why: "first deploy: no job, savepoint or jar of this name exists".into(),
+            },
+            previous_jar,
+        });
+    }
+    if s.allow_fresh_start {
+        return Ok(Plan {
+            start: Start::Fresh {
+                why: format!("--allow-fresh-start although {}", ran_before.join("; ")),
+            },
+            previous_jar,
+        });
+    }
+    Err(Failure::invalid(format!(
+        "'{}' ran before ({}) but no savepoint to restore was found{}: refusing to start it without its state. \
+         Pass --from-savepoint PATH, or --allow-fresh-start to start with empty state. Nothing was changed.",
+        s.job_name,
+        ran_before.join("; "),
+        s.layout
+            .as_ref()
+            .map(|l| format!(" under {}", l.job_dir(&s.job_name)))
+            .unwrap_or_else(|| " (no --savepoint-dir given)".into()),
+    )))
+}
+
+impl Plan {
+    pub fn text(&self, s: &Settings) -> String {
+        let mut steps = vec![format!(
+            "upload {} as a new jar of '{}'",
+            s.jar.display(),
+            s.job_name
+        )];
+        let target = s
+            .layout
+            .as_ref()
+            .map(|l| format!("{}<UTC date>/", l.job_dir(&s.job_name)))
+            .unwrap_or_else(|| "the cluster's default savepoint directory".into());
+        match &self.start {
+            Start::Update { job_id, state } => {
+                steps.push(format!(
+                    "stop job {job_id} ({state}) with a savepoint into {target}"
+                ));
+                steps.push("run the new jar from that savepoint".into());
+            }
+            Start::Restore { path, found_in } => {
+                steps.push(format!("run the new jar from {path} (found in {found_in})"));
+            }
+            Start::Fresh { why } => steps.push(format!("run the new jar with empty state ({why})")),
+        }
+        steps.push(format!(
+            "wait until all its tasks run (up to {}), then watch it for {}{}",
+            humantime::format_duration(s.startup_timeout),
+            humantime::format_duration(s.stable_for),
+            if s.require_checkpoint {
+                " and one completed checkpoint"
+            } else {
+                ""
+            }
+        ));
+        steps.push(match (&self.previous_jar, s.no_rollback) {
+            (_, true) => "if unhealthy: leave it (--no-rollback)".into(),
+            (Some(jar), false) => {
+                format!("if unhealthy: cancel it and run {jar} from the same savepoint")
+            }
+            (None, false) => "if unhealthy: cancel it (no previous jar to roll back to)".into(),
+        });
+        steps.push(format!("keep this job's newest {} jar(s)", s.keep_jars));
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| format!("{}. {step}", i + 1))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flink_rest::JarId;
+
+    fn jar(name: &str) -> JarFile {
+        JarFile {
+            id: JarId::new(format!("uuid_{name}")),
+            name: name.into(),
+            uploaded: 0,
+        }
+    }
+
+    #[test]
+    fn jars_are_recognised_by_their_exact_job() {
+        let now = time::macros::datetime!(2026-11-23 18:15:42 UTC);
+        let name = upload_name("orders", now);
+        assert_eq!(name, "flink-deploy--orders--20261123181542.jar");
+        assert!(is_jar_of(&jar(&name), "orders"));
+        assert!(!is_jar_of(&jar(&name), "orders-v2"));
+        assert!(!is_jar_of(&jar(&upload_name("orders-v2", now)), "orders"));
+        assert!(!is_jar_of(&jar(&upload_name("a--b", now)), "a"));
+        assert!(is_jar_of(&jar(&upload_name("a--b", now)), "a--b"));
+        assert!(!is_jar_of(&jar("orders.jar"), "orders"));
+        assert!(is_jar_of(&jar(&upload_name("my job", now)), "my job"));
+    }
+}
