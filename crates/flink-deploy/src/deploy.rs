@@ -214,7 +214,7 @@ async fn roll_back(
     let from = restore.map(|p| format!(" from {p}")).unwrap_or_default();
     let by_hand = |jar: &str| {
         format!(
-            "to restore by hand: run jar {jar} on the JobManager{}, or fix the release and run flink-deploy again{}",
+            "To restore by hand: run jar {jar} on the JobManager{}, or fix the release and run flink-deploy again{}",
             restore.map(|p| format!(" with savepointPath {p}")).unwrap_or_default(),
             restore.map(|p| format!(" (with --from-savepoint {p} if the job is not found running)")).unwrap_or_default()
         )
@@ -223,7 +223,7 @@ async fn roll_back(
         return Err(Failure::new(
             Exit::ManualAction,
             format!(
-                "the new version is unhealthy: {why}. It was left as it is (--no-rollback); {}",
+                "the new version is unhealthy: {why}. It was left as it is (--no-rollback). {}",
                 by_hand(plan.previous_jar.as_deref().unwrap_or("<previous jar>"))
             ),
         ));
@@ -239,7 +239,7 @@ async fn roll_back(
             Exit::ManualAction,
             format!(
                 "the new version is unhealthy: {why}. It was cancelled, and no previous jar of '{}' is on the JobManager to roll back to. \
-                 Nothing of '{}' runs now; {}",
+                 Nothing of '{}' runs now. {}",
                 s.job_name, s.job_name, by_hand("<your previous release's jar>")
             ),
         ));
@@ -250,7 +250,7 @@ async fn roll_back(
     let job = client.run_jar(&previous, run_job).await.map_err(|e| {
         Failure::new(
             Exit::ManualAction,
-            format!("the new version is unhealthy: {why}. Rolling back failed: {e}. Nothing of '{}' runs now; {}", s.job_name, by_hand(previous.as_str())),
+            format!("the new version is unhealthy: {why}. Rolling back failed: {e}. Nothing of '{}' runs now. {}", s.job_name, by_hand(previous.as_str())),
         )
     })?;
     report.rollback_job_id = Some(job.to_string());

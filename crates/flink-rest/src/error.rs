@@ -176,19 +176,31 @@ pub(crate) fn flink_error_text(body: &str) -> String {
 }
 
 /// The first line of a Java stack trace that says something, skipping the
-/// generic "Internal server error." wrapper Flink adds.
+/// generic "Internal server error." wrapper Flink adds, followed by the
+/// root cause (the last `Caused by:`) when there is one: Flink often wraps
+/// the cause a person needs ("... set allowNonRestoredState ...") in
+/// generic exceptions ("Could not execute application.").
 pub(crate) fn first_meaningful_line(trace: &str) -> String {
     let mut lines = trace
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("at ") && *l != "<Exception on server side:");
-    let first = lines.next().unwrap_or_default();
+    let mut first = lines.next().unwrap_or_default();
     if first.eq_ignore_ascii_case("Internal server error.") {
         if let Some(next) = lines.next() {
-            return next.to_string();
+            first = next;
         }
     }
-    first.to_string()
+    let root = trace
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Caused by: "))
+        .next_back();
+    match root {
+        Some(root) if root != first && !first.contains(root) => {
+            format!("{first} (caused by {root})")
+        }
+        _ => first.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -217,6 +229,14 @@ mod tests {
             ),
             "java.io.IOException: disk"
         );
+    }
+
+    #[test]
+    fn the_root_cause_follows_a_generic_wrapper() {
+        let trace = "org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute application.\n\tat a.b(C.java:1)\nCaused by: java.util.concurrent.CompletionException: x\nCaused by: java.lang.IllegalStateException: Failed to rollback to checkpoint/savepoint. Cannot map checkpoint/savepoint state for operator abc to the new program. --allowNonRestoredState\n\tat d.e(F.java:2)";
+        let text = first_meaningful_line(trace);
+        assert!(text.starts_with("org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute application."), "{text}");
+        assert!(text.ends_with("(caused by java.lang.IllegalStateException: Failed to rollback to checkpoint/savepoint. Cannot map checkpoint/savepoint state for operator abc to the new program. --allowNonRestoredState)"), "{text}");
     }
 
     #[test]

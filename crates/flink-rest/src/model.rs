@@ -225,20 +225,29 @@ pub struct JobDetails {
 }
 
 impl JobDetails {
-    /// True when the job is RUNNING and so is every task of every vertex.
+    /// True when the job is RUNNING and every task of every vertex is
+    /// RUNNING or FINISHED (a source subtask with no split to read finishes
+    /// at once), with at least one task running.
     ///
     /// A job turns RUNNING as soon as it is scheduled; its tasks may still be
     /// deploying or waiting for slots.
     pub fn all_tasks_running(&self) -> bool {
+        let count = |v: &Vertex, state: &str| v.tasks.get(state).copied().unwrap_or(0);
+        // A vertex reports RUNNING as soon as one task runs: count its tasks
+        // where Flink gives the counts.
+        let some_running = |v: &Vertex| match v.tasks.is_empty() {
+            true => v.status == "RUNNING",
+            false => count(v, "RUNNING") > 0,
+        };
+        let none_pending = |v: &Vertex| match v.tasks.is_empty() {
+            true => v.status == "RUNNING",
+            false => {
+                v.parallelism > 0 && count(v, "RUNNING") + count(v, "FINISHED") == v.parallelism
+            }
+        };
         self.state == JobState::Running
-            && !self.vertices.is_empty()
-            && self.vertices.iter().all(|v| {
-                // A vertex reports RUNNING as soon as one task runs; count them.
-                match v.tasks.get("RUNNING") {
-                    Some(running) => *running == v.parallelism && v.parallelism > 0,
-                    None => v.status == "RUNNING",
-                }
-            })
+            && self.vertices.iter().any(some_running)
+            && self.vertices.iter().all(none_pending)
     }
 }
 
@@ -588,6 +597,11 @@ mod tests {
         let mut half = job(&["RUNNING"]);
         half.vertices[0].parallelism = 2;
         half.vertices[0].tasks = [("RUNNING".to_string(), 1), ("DEPLOYING".to_string(), 1)].into();
+        assert!(!half.all_tasks_running());
+        // A source subtask without a split finishes at once: still healthy.
+        half.vertices[0].tasks = [("RUNNING".to_string(), 1), ("FINISHED".to_string(), 1)].into();
+        assert!(half.all_tasks_running());
+        half.vertices[0].tasks = [("FINISHED".to_string(), 2)].into();
         assert!(!half.all_tasks_running());
     }
 }

@@ -1,0 +1,646 @@
+//! flink-deploy, the built binary, against real Flink clusters.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use flink_rest::{FlinkClient, JobId, JobState, RunJob};
+use flink_testkit::{
+    counter_value, eventually, example_jar, workspace_bin, Cluster, ClusterBuilder, JobVariant,
+    SUPPORTED_VERSIONS,
+};
+use serde_json::Value;
+
+struct Deployer<'a> {
+    cluster: &'a Cluster,
+    layout: PathBuf,
+}
+
+struct Run {
+    code: i32,
+    report: Value,
+    stderr: String,
+}
+
+impl Run {
+    fn str(&self, key: &str) -> &str {
+        self.report[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key} in {}\n{}", self.report, self.stderr))
+    }
+}
+
+impl<'a> Deployer<'a> {
+    fn new(cluster: &'a Cluster) -> Self {
+        Self {
+            cluster,
+            layout: cluster.dir().join("layout"),
+        }
+    }
+
+    fn jar(&self, variant: JobVariant) -> PathBuf {
+        example_jar(self.cluster.dist(), variant)
+    }
+
+    fn command(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Command {
+        self.command_into(&self.layout, subcommand, job, jar, extra)
+    }
+
+    fn command_into(
+        &self,
+        layout: &Path,
+        subcommand: &str,
+        job: &str,
+        jar: &Path,
+        extra: &[&str],
+    ) -> Command {
+        let mut cmd = Command::new(workspace_bin("flink-deploy"));
+        cmd.arg(subcommand)
+            .args([
+                "--jobmanager-url",
+                self.cluster.url().as_str(),
+                "--job-name",
+                job,
+                "--jar",
+            ])
+            .arg(jar)
+            .arg("--savepoint-dir")
+            .arg(layout)
+            .args([
+                "--stable-for",
+                "2s",
+                "--startup-timeout",
+                "90s",
+                "--output",
+                "json",
+            ])
+            .args(extra)
+            .args(["--", "--name", job])
+            .env_remove("FLINK_JOBMANAGER_URL")
+            .env_remove("FLINK_JOB_NAME")
+            .env_remove("FLINK_SAVEPOINT_DIR")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Run {
+        finish(
+            self.command(subcommand, job, jar, extra)
+                .output()
+                .expect("flink-deploy runs"),
+        )
+    }
+
+    fn deploy(&self, job: &str, variant: JobVariant, extra: &[&str]) -> Run {
+        self.run("deploy", job, &self.jar(variant), extra)
+    }
+}
+
+fn finish(out: Output) -> Run {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON object ({e}): {stdout}\nstderr:\n{stderr}")
+    });
+    Run {
+        code: out.status.code().expect("an exit code"),
+        report,
+        stderr,
+    }
+}
+
+fn assert_exit(run: &Run, code: i32) {
+    assert_eq!(
+        run.code, code,
+        "exit code; report {}\nstderr:\n{}",
+        run.report, run.stderr
+    );
+}
+
+async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
+    client
+        .jobs_named(name)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.state.is_active())
+        .map(|j| j.jid)
+        .collect()
+}
+
+async fn count_at_least(client: &FlinkClient, job: &JobId, at_least: u64) -> u64 {
+    eventually(
+        &format!("job {job} counted to {at_least}"),
+        Duration::from_secs(60),
+        || async move {
+            let count = counter_value(client, job).await?;
+            if count >= at_least {
+                Ok(count)
+            } else {
+                Err(format!("counter at {count}"))
+            }
+        },
+    )
+    .await
+}
+
+async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
+    client
+        .checkpoints(job)
+        .await
+        .unwrap()
+        .latest
+        .restored
+        .and_then(|r| r.external_path)
+}
+
+async fn jar_names(client: &FlinkClient) -> Vec<String> {
+    let mut names: Vec<String> = client
+        .jars()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// First deploy, updates (state carried over, new parallelism), plan,
+/// broken and incompatible releases, a failing savepoint, restore of a
+/// stopped job from the layout, and exact name matching.
+async fn update_flow(version: &str) {
+    let cluster = ClusterBuilder::new(version).slots(4).start().await;
+    let client = cluster.client();
+    let d = Deployer::new(&cluster);
+
+    // First deploy: fresh start.
+    let first = d.deploy("orders", JobVariant::Normal, &[]);
+    assert_exit(&first, 0);
+    assert!(
+        first.report.get("restored_from").is_none(),
+        "{}",
+        first.report
+    );
+    let first_job = JobId::new(first.str("new_job_id"));
+    assert_eq!(
+        client.job(&first_job).await.unwrap().state,
+        JobState::Running
+    );
+
+    // A neighbour whose name contains ours must never be touched.
+    let neighbour = d.deploy("orders-v2", JobVariant::Normal, &[]);
+    assert_exit(&neighbour, 0);
+    let neighbour_job = JobId::new(neighbour.str("new_job_id"));
+
+    // plan changes nothing.
+    let jars_before = jar_names(client).await;
+    let plan = d.run("plan", "orders", &d.jar(JobVariant::Normal), &[]);
+    assert_exit(&plan, 0);
+    assert_eq!(plan.report["start"]["kind"], "update");
+    assert_eq!(plan.report["start"]["job_id"], first_job.as_str());
+    assert_eq!(jar_names(client).await, jars_before);
+    assert_eq!(
+        running_jobs(client, "orders").await,
+        vec![first_job.clone()]
+    );
+
+    // Update with a new parallelism: the new job restores the stop's savepoint and keeps counting.
+    let before = count_at_least(client, &first_job, 20).await;
+    let update = d.deploy("orders", JobVariant::Normal, &["--parallelism", "2"]);
+    assert_exit(&update, 0);
+    assert_eq!(update.str("old_job_id"), first_job.as_str());
+    let savepoint = update.str("savepoint").to_string();
+    assert!(savepoint.contains("/layout/orders/"), "{savepoint}");
+    assert!(Path::new(savepoint.trim_start_matches("file:"))
+        .join("_metadata")
+        .is_file());
+    let second_job = JobId::new(update.str("new_job_id"));
+    assert_eq!(
+        restored_from(client, &second_job).await.as_deref(),
+        Some(savepoint.as_str())
+    );
+    assert!(count_at_least(client, &second_job, before + 1).await > before);
+    let details = client.job(&second_job).await.unwrap();
+    assert!(
+        details
+            .vertices
+            .iter()
+            .any(|v| v.name.contains("counter") && v.parallelism == 2),
+        "{details:?}"
+    );
+    assert!(
+        update.report["timings_ms"]["downtime"].as_u64().is_some(),
+        "{}",
+        update.report
+    );
+    assert_eq!(
+        client.job(&first_job).await.unwrap().state,
+        JobState::Finished
+    );
+    assert_eq!(
+        running_jobs(client, "orders-v2").await,
+        vec![neighbour_job.clone()]
+    );
+
+    // A broken release rolls back to the previous jar from the same savepoint: exit 5.
+    let broken = d.deploy("orders", JobVariant::Broken, &[]);
+    assert_exit(&broken, 5);
+    let rollback_job = JobId::new(broken.str("rollback_job_id"));
+    let rollback_savepoint = broken.str("savepoint").to_string();
+    assert!(
+        broken.str("message").contains(&rollback_savepoint),
+        "{}",
+        broken.report
+    );
+    assert!(
+        broken.str("message").contains("broken release"),
+        "Flink's cause is shown: {}",
+        broken.report
+    );
+    assert_eq!(
+        running_jobs(client, "orders").await,
+        vec![rollback_job.clone()]
+    );
+    assert_eq!(
+        restored_from(client, &rollback_job).await.as_deref(),
+        Some(rollback_savepoint.as_str())
+    );
+    let after_rollback = count_at_least(client, &rollback_job, before + 1).await;
+
+    // An incompatible release: refused state mapping rolls back; with the flag it deploys.
+    let incompatible = d.deploy("orders", JobVariant::Incompatible, &[]);
+    assert_exit(&incompatible, 5);
+    assert!(
+        incompatible
+            .str("message")
+            .to_lowercase()
+            .contains("allownonrestoredstate"),
+        "{}",
+        incompatible.report
+    );
+    let current = running_jobs(client, "orders").await;
+    assert_eq!(current.len(), 1);
+    let allowed = d.deploy(
+        "orders",
+        JobVariant::Incompatible,
+        &["--allow-non-restored-state"],
+    );
+    assert_exit(&allowed, 0);
+    let incompatible_job = JobId::new(allowed.str("new_job_id"));
+    assert_eq!(
+        running_jobs(client, "orders").await,
+        vec![incompatible_job.clone()]
+    );
+    let _ = after_rollback;
+
+    // A savepoint the JobManager cannot write: exit 4, the job still runs, no jar left behind.
+    let jars_before = jar_names(client).await;
+    let blocked = cluster.dir().join("not-a-dir");
+    std::fs::write(&blocked, "a file where a directory should be").unwrap();
+    let cmd = d.command_into(
+        &blocked,
+        "deploy",
+        "orders",
+        &d.jar(JobVariant::Incompatible),
+        &[],
+    );
+    let failed = finish({ cmd }.output().unwrap());
+    assert_exit(&failed, 4);
+    assert!(
+        failed
+            .str("message")
+            .contains("still RUNNING; nothing was changed"),
+        "{}",
+        failed.report
+    );
+    assert_eq!(
+        running_jobs(client, "orders").await,
+        vec![incompatible_job.clone()]
+    );
+    assert_eq!(jar_names(client).await, jars_before);
+
+    // Not running, savepoints on disk: the newest one is restored.
+    let stop = client
+        .stop_with_savepoint(
+            &incompatible_job,
+            Some(&format!(
+                "file://{}/orders/2099-01-01-00-00",
+                d.layout.display()
+            )),
+            false,
+            flink_rest::SavepointFormat::Canonical,
+        )
+        .await
+        .unwrap();
+    let newest = client
+        .wait_for(&stop, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let restore = d.deploy("orders", JobVariant::Incompatible, &[]);
+    assert_exit(&restore, 0);
+    assert_eq!(restore.str("restored_from"), newest);
+    let restored_job = JobId::new(restore.str("new_job_id"));
+    assert_eq!(
+        restored_from(client, &restored_job).await.as_deref(),
+        Some(newest.as_str())
+    );
+
+    // Old jars are pruned to --keep-jars (2 by default).
+    let ours = jar_names(client)
+        .await
+        .into_iter()
+        .filter(|n| n.starts_with("flink-deploy--orders--"))
+        .count();
+    assert_eq!(ours, 2);
+}
+
+/// Refusals: two running jobs with one name, an unexpected fresh start.
+async fn refusals(version: &str) {
+    let cluster = ClusterBuilder::new(version).slots(4).start().await;
+    let client = cluster.client();
+    let d = Deployer::new(&cluster);
+    let jar = d.jar(JobVariant::Normal);
+
+    // Two jobs named "dup": refused, both untouched.
+    let uploaded = client.upload_jar(&jar, "manual.jar").await.unwrap();
+    let run = RunJob {
+        program_args: vec!["--name".into(), "dup".into()],
+        ..RunJob::default()
+    };
+    let a = client.run_jar(&uploaded, &run).await.unwrap();
+    let b = client.run_jar(&uploaded, &run).await.unwrap();
+    eventually("both dup jobs RUNNING", Duration::from_secs(60), || async {
+        let n = running_jobs(client, "dup").await.len();
+        if n == 2 {
+            Ok(())
+        } else {
+            Err(format!("{n} running"))
+        }
+    })
+    .await;
+    let jars_before = jar_names(client).await;
+    let dup = d.deploy("dup", JobVariant::Normal, &[]);
+    assert_exit(&dup, 2);
+    assert!(
+        dup.str("message").contains(a.as_str()) && dup.str("message").contains(b.as_str()),
+        "{}",
+        dup.report
+    );
+    let mut running = running_jobs(client, "dup").await;
+    running.sort();
+    let mut expected = vec![a, b];
+    expected.sort();
+    assert_eq!(running, expected);
+    assert_eq!(jar_names(client).await, jars_before);
+
+    // A job that ran before (an incomplete savepoint of it in the layout) but has nothing to restore.
+    std::fs::create_dir_all(d.layout.join("ghost/2026-11-23-18-15/savepoint-abcdef-123")).unwrap();
+    let ghost = d.deploy("ghost", JobVariant::Normal, &[]);
+    assert_exit(&ghost, 2);
+    assert!(
+        ghost.str("message").contains("--allow-fresh-start"),
+        "{}",
+        ghost.report
+    );
+    assert!(running_jobs(client, "ghost").await.is_empty());
+    assert_eq!(jar_names(client).await, jars_before);
+    let allowed = d.deploy("ghost", JobVariant::Normal, &["--allow-fresh-start"]);
+    assert_exit(&allowed, 0);
+    assert_eq!(running_jobs(client, "ghost").await.len(), 1);
+
+    // A job cancelled without a savepoint in the layout: the JobManager's retained checkpoint is used.
+    let ghost_job = JobId::new(allowed.str("new_job_id"));
+    count_at_least(client, &ghost_job, 5).await;
+    eventually(
+        "a completed checkpoint",
+        Duration::from_secs(30),
+        || async {
+            let c = client
+                .checkpoints(&ghost_job)
+                .await
+                .map_err(|e| e.to_string())?;
+            if c.counts.completed > 0 {
+                Ok(())
+            } else {
+                Err("none yet".into())
+            }
+        },
+    )
+    .await;
+    client.cancel(&ghost_job).await.unwrap();
+    eventually("cancelled", Duration::from_secs(30), || async {
+        let s = client
+            .job(&ghost_job)
+            .await
+            .map_err(|e| e.to_string())?
+            .state;
+        if s.is_terminal() {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .await;
+    let again = d.deploy("ghost", JobVariant::Normal, &[]);
+    assert_exit(&again, 0);
+    assert!(
+        again.str("restored_from").contains("/checkpoints/"),
+        "{}",
+        again.report
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_flow_on_flink_1_20() {
+    update_flow(SUPPORTED_VERSIONS[0]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_flow_on_flink_2_3() {
+    update_flow(SUPPORTED_VERSIONS[1]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_on_flink_1_20() {
+    refusals(SUPPORTED_VERSIONS[0]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_on_flink_2_3() {
+    refusals(SUPPORTED_VERSIONS[1]).await;
+}
+
+/// Every bad input: a clear message, its exit code, and the cluster untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_change_nothing() {
+    let cluster = ClusterBuilder::new(SUPPORTED_VERSIONS[1]).start().await;
+    let client = cluster.client();
+    let d = Deployer::new(&cluster);
+    let first = d.deploy("orders", JobVariant::Normal, &[]);
+    assert_exit(&first, 0);
+    let job = JobId::new(first.str("new_job_id"));
+    let jars = jar_names(client).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_jar = dir.path().join("job.jar");
+    std::fs::write(&not_a_jar, "just text").unwrap();
+    let spec = dir.path().join("deploy.yaml");
+    std::fs::write(&spec, "job-name: orders\nparalelism: 4\n").unwrap();
+    let good_jar = d.jar(JobVariant::Normal);
+    let unreachable = format!("http://127.0.0.1:{}", flink_testkit::free_port());
+    let spec_arg = spec.display().to_string();
+    let cases: Vec<(&str, PathBuf, Vec<&str>, i32, &str)> = vec![
+        (
+            "missing jar",
+            dir.path().join("nope.jar"),
+            vec![],
+            2,
+            "does not exist",
+        ),
+        ("not a jar", not_a_jar.clone(), vec![], 2, "is not a jar"),
+        (
+            "unknown spec key",
+            good_jar.clone(),
+            vec!["--config-file", &spec_arg],
+            2,
+            "did you mean 'parallelism'?",
+        ),
+        (
+            "bad duration",
+            good_jar.clone(),
+            vec!["--savepoint-timeout", "soon"],
+            2,
+            "not a duration",
+        ),
+        (
+            "bare number duration",
+            good_jar.clone(),
+            vec!["--stable-for", "30"],
+            2,
+            "no unit",
+        ),
+    ];
+    for (what, jar, extra, code, message) in cases {
+        let out = d
+            .command("deploy", "orders", &jar, &extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{what}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains(message) || stderr.contains(message),
+            "{what}: expected '{message}' in:\n{stdout}\n{stderr}"
+        );
+    }
+
+    // A URL that is not one, and a JobManager nobody answers at.
+    let mut bad_url = Command::new(workspace_bin("flink-deploy"));
+    bad_url
+        .args([
+            "deploy",
+            "--jobmanager-url",
+            "not a url",
+            "--job-name",
+            "orders",
+            "--jar",
+        ])
+        .arg(&good_jar);
+    let out = bad_url.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--jobmanager-url"));
+    let mut down = Command::new(workspace_bin("flink-deploy"));
+    down.args([
+        "deploy",
+        "--output",
+        "json",
+        "--jobmanager-url",
+        &unreachable,
+        "--job-name",
+        "orders",
+        "--jar",
+    ])
+    .arg(&good_jar);
+    let down = finish(down.output().unwrap());
+    assert_exit(&down, 3);
+    assert!(
+        down.str("message").contains("unreachable"),
+        "{}",
+        down.report
+    );
+
+    // Nothing changed.
+    assert_eq!(running_jobs(client, "orders").await, vec![job]);
+    assert_eq!(jar_names(client).await, jars);
+}
+
+/// A deployer killed mid-update and run again converges: one job of the
+/// name, restored from a savepoint, never a fresh start.
+async fn killed_mid_update(version: &str) {
+    use std::io::{BufRead, BufReader};
+    let cluster = ClusterBuilder::new(version).slots(4).start().await;
+    let client = cluster.client();
+    let d = Deployer::new(&cluster);
+    let first = d.deploy("orders", JobVariant::Normal, &[]);
+    assert_exit(&first, 0);
+    let before = count_at_least(client, &JobId::new(first.str("new_job_id")), 10).await;
+
+    for kill_after in ["stopping the running job", "submitted"] {
+        let mut child = d
+            .command(
+                "deploy",
+                "orders",
+                &d.jar(JobVariant::Normal),
+                &["--stable-for", "60s"],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut seen = Vec::new();
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let hit = line.contains(kill_after);
+            seen.push(line);
+            if hit {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            seen.last().is_some_and(|l| l.contains(kill_after)),
+            "never saw '{kill_after}':\n{}",
+            seen.join("\n")
+        );
+
+        let again = d.deploy("orders", JobVariant::Normal, &[]);
+        assert_exit(&again, 0);
+        let running = running_jobs(client, "orders").await;
+        assert_eq!(
+            running.len(),
+            1,
+            "after a kill at '{kill_after}': {running:?}"
+        );
+        let restored = again.str("restored_from").to_string();
+        assert!(restored.contains("/layout/orders/"), "{}", again.report);
+        assert!(count_at_least(client, &running[0], before + 1).await > before);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_mid_update_on_flink_1_20() {
+    killed_mid_update(SUPPORTED_VERSIONS[0]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_mid_update_on_flink_2_3() {
+    killed_mid_update(SUPPORTED_VERSIONS[1]).await;
+}
