@@ -28,3 +28,24 @@ pub const FLINK_JOB_JAR: &str = "FLINK_JOB_JAR";
 pub const FLINK_SAVEPOINT_DIR: &str = "FLINK_SAVEPOINT_DIR";
 /// flink-deploy: a YAML deploy spec.
 pub const FLINK_DEPLOY_CONFIG: &str = "FLINK_DEPLOY_CONFIG";
+
+/// flink-savepointer: `true` to take savepoints of every running job instead of `--job-name`.
+pub const FLINK_SAVEPOINT_ALL_JOBS: &str = "FLINK_SAVEPOINT_ALL_JOBS";
+/// flink-savepointer: take a savepoint this often (e.g. `15m`).
+pub const FLINK_SAVEPOINT_EVERY: &str = "FLINK_SAVEPOINT_EVERY";
+/// flink-savepointer: take savepoints on this cron schedule, UTC (e.g. `*/15 * * * *`).
+pub const FLINK_SAVEPOINT_SCHEDULE: &str = "FLINK_SAVEPOINT_SCHEDULE";
+/// flink-savepointer: `canonical` or `native` savepoints.
+pub const FLINK_SAVEPOINT_FORMAT: &str = "FLINK_SAVEPOINT_FORMAT";
+/// flink-savepointer: how long one savepoint may take.
+pub const FLINK_SAVEPOINT_TIMEOUT: &str = "FLINK_SAVEPOINT_TIMEOUT";
+/// flink-savepointer: how many savepoints of each job to keep.
+pub const FLINK_SAVEPOINT_KEEP: &str = "FLINK_SAVEPOINT_KEEP";
+/// flink-savepointer: dispose savepoints older than this (e.g. `7d`).
+pub const FLINK_SAVEPOINT_MAX_AGE: &str = "FLINK_SAVEPOINT_MAX_AGE";
+/// flink-savepointer: how many jobs to take savepoints of at once.
+pub const FLINK_SAVEPOINT_MAX_CONCURRENT: &str = "FLINK_SAVEPOINT_MAX_CONCURRENT";
+/// flink-savepointer: the address of `/metrics`, `/healthz` and `/readyz`.
+pub const FLINK_SAVEPOINTER_LISTEN: &str = "FLINK_SAVEPOINTER_LISTEN";
+/// flink-savepointer: how long a stop signal waits for savepoints in flight.
+pub const FLINK_SAVEPOINTER_SHUTDOWN_GRACE: &str = "FLINK_SAVEPOINTER_SHUTDOWN_GRACE";

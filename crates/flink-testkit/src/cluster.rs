@@ -231,6 +231,16 @@ impl Cluster {
         }
     }
 
+    /// The process id of TaskManager `index` (its JVM: the start script
+    /// `exec`s it), while it runs. Tests use it to pause a TaskManager
+    /// (SIGSTOP), e.g. to hold a savepoint in flight.
+    pub fn taskmanager_pid(&self, index: usize) -> Option<u32> {
+        self.taskmanagers
+            .get(index)
+            .and_then(Option::as_ref)
+            .map(Child::id)
+    }
+
     async fn wait_for_taskmanagers(&self, count: usize) {
         let client = &self.client;
         eventually(

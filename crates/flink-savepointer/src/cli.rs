@@ -1,0 +1,396 @@
+//! Flags, their environment fallbacks and their validation.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use flink_ops_cli::{env_vars, parse_duration, LogFormat, RestArgs};
+use flink_rest::SavepointFormat;
+use savepoint_layout::SavepointLayout;
+
+use crate::retention::Retention;
+use crate::round::Settings;
+use crate::schedule::{CronSchedule, Schedule};
+use crate::select::Selector;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  every selected job has a new savepoint (run: stopped by SIGTERM/SIGINT)
+  1  a savepoint failed or timed out, or a selected job was not RUNNING
+  2  bad flags or settings; nothing was done
+  3  a --job-name has no running job (and nothing else failed)
+  4  the JobManager could not be reached";
+
+const EXAMPLES: &str = "\
+Examples:
+  # The sidecar next to the JobManager: every 15 minutes, keep 8 per job
+  flink-savepointer run --job-name orders --target-dir /data/savepoints --every 15m
+
+  # A drop-in for a cron job: one round, non-zero exit on any problem
+  flink-savepointer once --job-name orders --target-dir gs://bucket/savepoints
+
+Savepoints land in <target-dir>/<job name>/<UTC %Y-%m-%d-%H-%M>/savepoint-*/, the layout
+flink-deploy reads.";
+
+/// Takes savepoints of Flink jobs on a schedule through the JobManager's REST API,
+/// disposes old ones, and reports how it went on /metrics.
+#[derive(Debug, Parser)]
+#[command(name = "flink-savepointer", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The daemon: a round on every tick of the schedule, with /metrics, /healthz and /readyz
+    #[command(after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+    Run(Box<RunArgs>),
+    /// One round, then exit: for cron (a drop-in for `flink list | grep` + `flink savepoint`)
+    #[command(after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+    Once(Box<OnceArgs>),
+}
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+
+    /// Take savepoints this often (monotonic clock). Default 15m, unless --schedule is given
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_EVERY, value_name = "DURATION", value_parser = parse_every, conflicts_with = "schedule")]
+    pub every: Option<Duration>,
+
+    /// Take savepoints on this cron schedule, UTC: 'minute hour day month weekday', e.g. '*/15 * * * *'
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_SCHEDULE, value_name = "CRON", value_parser = CronSchedule::parse)]
+    pub schedule: Option<CronSchedule>,
+
+    /// Where /metrics, /healthz and /readyz listen
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_LISTEN, value_name = "ADDR", default_value = "127.0.0.1:9249")]
+    pub listen: SocketAddr,
+
+    /// On SIGTERM/SIGINT, how long to wait for savepoints in flight before exiting
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_SHUTDOWN_GRACE, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl RunArgs {
+    /// The schedule: --schedule, --every, or every 15 minutes.
+    pub fn schedule(&self) -> Schedule {
+        match (&self.schedule, self.every) {
+            (Some(cron), _) => Schedule::Cron(cron.clone()),
+            (None, Some(every)) => Schedule::Every(every),
+            (None, None) => Schedule::Every(Duration::from_secs(15 * 60)),
+        }
+    }
+}
+
+/// Flags of `once`.
+#[derive(Debug, Args)]
+pub struct OnceArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+
+    /// On SIGTERM/SIGINT, how long to wait for savepoints in flight before exiting
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_SHUTDOWN_GRACE, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// Flags both subcommands have.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub rest: RestArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub jobs: JobArgs,
+
+    /// Root of the savepoint layout: an absolute path or a URL (file:///data/savepoints, gs://bucket/sp). Retention lists it, so it must be a local path as seen by this process and the JobManager
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_DIR, value_name = "DIR", value_parser = parse_target_dir)]
+    pub target_dir: SavepointLayout,
+
+    /// Savepoint format
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_FORMAT, value_enum, default_value_t = Format::Canonical)]
+    pub format: Format,
+
+    /// How long one savepoint may take; a slower one counts as failed, and the next round waits for it instead of starting another
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_TIMEOUT, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Keep this many savepoints per job (newest first); older ones are disposed after each successful savepoint
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_KEEP, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+
+    /// Also dispose savepoints older than this (the newest one is always kept)
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_MAX_AGE, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_age: Option<Duration>,
+
+    /// Take savepoints of at most this many jobs at once
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_MAX_CONCURRENT, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent: u32,
+
+    /// Log lines as text, or as JSON for Cloud Logging
+    #[arg(long, env = env_vars::FLINK_OPS_LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Which jobs: by exact name, or all.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct JobArgs {
+    /// A job to take savepoints of, by exact name (repeatable). `orders` never matches `orders-v2`
+    #[arg(long = "job-name", env = env_vars::FLINK_JOB_NAME, value_name = "NAME", value_parser = parse_job_name)]
+    pub job_names: Vec<String>,
+
+    /// Take savepoints of every running job
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_ALL_JOBS)]
+    pub all_jobs: bool,
+}
+
+/// Savepoint formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Portable across state backends
+    Canonical,
+    /// The state backend's own format: faster, not portable
+    Native,
+}
+
+impl CommonArgs {
+    /// What a round does.
+    pub fn settings(&self) -> Settings {
+        let selector = if self.jobs.all_jobs {
+            Selector::All
+        } else {
+            Selector::Named(self.jobs.job_names.iter().cloned().collect::<BTreeSet<_>>())
+        };
+        Settings {
+            selector,
+            layout: self.target_dir.clone(),
+            format: match self.format {
+                Format::Canonical => SavepointFormat::Canonical,
+                Format::Native => SavepointFormat::Native,
+            },
+            timeout: self.timeout,
+            retention: Retention {
+                keep: self.keep as usize,
+                max_age: self.max_age,
+            },
+            max_concurrent: self.max_concurrent as usize,
+        }
+    }
+}
+
+fn parse_target_dir(s: &str) -> Result<SavepointLayout, String> {
+    SavepointLayout::new(s).map_err(|e| e.to_string())
+}
+
+fn parse_job_name(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("a job name cannot be empty".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+fn parse_every(s: &str) -> Result<Duration, String> {
+    let every = parse_duration(s)?;
+    if every < Duration::from_secs(1) {
+        return Err(format!(
+            "'{s}' is too short: take savepoints at most once a second"
+        ));
+    }
+    Ok(every)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("flink-savepointer").chain(args.iter().copied()))
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(args).unwrap().command {
+            Command::Run(run) => *run,
+            Command::Once(_) => panic!("not run"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let run = run_args(&["run", "--job-name", "orders", "--target-dir", "/sp"]);
+        assert_eq!(run.listen.to_string(), "127.0.0.1:9249");
+        assert!(matches!(run.schedule(), Schedule::Every(d) if d == Duration::from_secs(900)));
+        let settings = run.common.settings();
+        assert_eq!(
+            settings.retention,
+            Retention {
+                keep: 8,
+                max_age: None
+            }
+        );
+        assert_eq!(settings.timeout, Duration::from_secs(600));
+        assert_eq!(settings.format, SavepointFormat::Canonical);
+        assert_eq!(settings.max_concurrent, 4);
+        assert_eq!(
+            settings.selector,
+            Selector::Named(["orders".to_string()].into())
+        );
+    }
+
+    #[test]
+    fn every_flag() {
+        let run = run_args(&[
+            "run",
+            "--all-jobs",
+            "--target-dir",
+            "file:///sp",
+            "--every",
+            "90s",
+            "--keep",
+            "3",
+            "--max-age",
+            "7d",
+            "--format",
+            "native",
+        ]);
+        assert!(matches!(run.schedule(), Schedule::Every(d) if d == Duration::from_secs(90)));
+        let settings = run.common.settings();
+        assert_eq!(settings.selector, Selector::All);
+        assert_eq!(settings.retention.keep, 3);
+        assert_eq!(
+            settings.retention.max_age,
+            Some(Duration::from_secs(7 * 86400))
+        );
+        assert_eq!(settings.format, SavepointFormat::Native);
+    }
+
+    #[test]
+    fn repeated_job_names() {
+        let run = run_args(&[
+            "run",
+            "--job-name",
+            "orders",
+            "--job-name",
+            "payments",
+            "--target-dir",
+            "/sp",
+            "--schedule",
+            "*/15 * * * *",
+        ]);
+        assert!(matches!(run.schedule(), Schedule::Cron(_)));
+        assert_eq!(
+            run.common.settings().selector,
+            Selector::Named(["orders".to_string(), "payments".to_string()].into())
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error() {
+        let cases: &[&[&str]] = &[
+            // Neither --job-name nor --all-jobs.
+            &["once", "--target-dir", "/sp"],
+            // Both.
+            &[
+                "once",
+                "--job-name",
+                "a",
+                "--all-jobs",
+                "--target-dir",
+                "/sp",
+            ],
+            // Both schedules.
+            &[
+                "run",
+                "--job-name",
+                "a",
+                "--target-dir",
+                "/sp",
+                "--every",
+                "1m",
+                "--schedule",
+                "* * * * *",
+            ],
+            // A relative target dir.
+            &["once", "--job-name", "a", "--target-dir", "savepoints"],
+            // No target dir.
+            &["once", "--job-name", "a"],
+            // A duration without unit, a bad cron, keep 0, an empty name.
+            &[
+                "run",
+                "--job-name",
+                "a",
+                "--target-dir",
+                "/sp",
+                "--every",
+                "15",
+            ],
+            &[
+                "run",
+                "--job-name",
+                "a",
+                "--target-dir",
+                "/sp",
+                "--schedule",
+                "often",
+            ],
+            &[
+                "once",
+                "--job-name",
+                "a",
+                "--target-dir",
+                "/sp",
+                "--keep",
+                "0",
+            ],
+            &["once", "--job-name", "", "--target-dir", "/sp"],
+            &[
+                "once",
+                "--job-name",
+                "a",
+                "--target-dir",
+                "/sp",
+                "--timeout",
+                "soon",
+            ],
+            &[
+                "run",
+                "--job-name",
+                "a",
+                "--target-dir",
+                "/sp",
+                "--listen",
+                "9249",
+            ],
+        ];
+        for args in cases {
+            let err = parse(args).expect_err(&format!("{args:?} should be refused"));
+            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+            assert_ne!(err.kind(), ErrorKind::DisplayHelp);
+        }
+        let err = parse(&["once", "--job-name", "a", "--target-dir", "savepoints"]).unwrap_err();
+        assert!(err.to_string().contains("absolute path"), "{err}");
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let err = parse(&["once", "--help"]).unwrap_err();
+        let help = err.to_string();
+        assert!(help.contains("Exit codes:"), "{help}");
+        assert!(
+            help.contains("4  the JobManager could not be reached"),
+            "{help}"
+        );
+        assert!(help.contains("FLINK_SAVEPOINT_DIR"), "{help}");
+    }
+}

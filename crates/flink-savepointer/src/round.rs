@@ -1,0 +1,627 @@
+//! One round: list the jobs, take a savepoint of each selected RUNNING job,
+//! then apply retention to its savepoints.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use flink_rest::{
+    AsyncOperation, Error, FlinkClient, JobId, JobOverview, JobState, OperationStatus,
+    SavepointFormat,
+};
+use savepoint_layout::{normalize, SavepointLayout};
+use time::{OffsetDateTime, PrimitiveDateTime};
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::retention::{self, Retention};
+use crate::select::Selector;
+use crate::status::Status;
+
+/// How long polling a savepoint tolerates an unreachable JobManager before
+/// giving the round up (the JobManager probably died with the savepoint).
+const UNREACHABLE_PATIENCE: Duration = Duration::from_secs(15);
+
+/// What a round does, from the flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Which jobs.
+    pub selector: Selector,
+    /// Where savepoints go, and what retention may touch.
+    pub layout: SavepointLayout,
+    /// Canonical or native savepoints.
+    pub format: SavepointFormat,
+    /// How long one savepoint (and one disposal) may take.
+    pub timeout: Duration,
+    /// What to keep.
+    pub retention: Retention,
+    /// How many jobs to work on at once.
+    pub max_concurrent: usize,
+}
+
+/// What happened to one selected job in a round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A savepoint completed.
+    Saved {
+        /// Where Flink wrote it.
+        location: String,
+        /// From trigger to completion.
+        took: Duration,
+    },
+    /// Triggering or completing the savepoint failed, or it timed out.
+    Failed {
+        /// What went wrong, for a person.
+        cause: String,
+        /// True when the JobManager stopped answering.
+        unreachable: bool,
+    },
+    /// The job exists but is not RUNNING.
+    NotRunning(JobState),
+    /// An earlier savepoint of this job that timed out is still running in
+    /// Flink: no second one is started alongside it.
+    StillInProgress,
+    /// No active job has this `--job-name`.
+    Missing(Option<JobState>),
+}
+
+/// One line of a round's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    /// The job's name.
+    pub name: String,
+    /// Its id, when it exists.
+    pub job: Option<JobId>,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// The result of a round.
+#[derive(Debug, Clone, Default)]
+pub struct RoundReport {
+    /// Set when the JobManager could not be reached (nothing else was done,
+    /// or only part of it).
+    pub unreachable: Option<String>,
+    /// One line per selected job.
+    pub jobs: Vec<JobReport>,
+}
+
+/// Exit codes of `flink-savepointer once`.
+pub mod exit_code {
+    /// Every selected job has a new savepoint.
+    pub const OK: u8 = 0;
+    /// A savepoint failed or timed out, or a selected job was not RUNNING;
+    /// also any other runtime error.
+    pub const FAILED: u8 = 1;
+    /// Bad flags or settings; nothing was done.
+    pub const USAGE: u8 = 2;
+    /// A `--job-name` has no active job (and nothing failed).
+    pub const JOB_NOT_FOUND: u8 = 3;
+    /// The JobManager could not be reached.
+    pub const UNREACHABLE: u8 = 4;
+}
+
+impl RoundReport {
+    /// The exit code of `once` for this round.
+    pub fn exit_code(&self) -> u8 {
+        if self.unreachable.is_some() {
+            return exit_code::UNREACHABLE;
+        }
+        let failed = self.jobs.iter().any(|j| {
+            matches!(
+                j.outcome,
+                Outcome::Failed { .. } | Outcome::NotRunning(_) | Outcome::StillInProgress
+            )
+        });
+        if failed {
+            exit_code::FAILED
+        } else if self
+            .jobs
+            .iter()
+            .any(|j| matches!(j.outcome, Outcome::Missing(_)))
+        {
+            exit_code::JOB_NOT_FOUND
+        } else {
+            exit_code::OK
+        }
+    }
+}
+
+/// Takes savepoints. Cheap to clone: everything is shared.
+#[derive(Debug, Clone)]
+pub struct Savepointer {
+    client: FlinkClient,
+    settings: Arc<Settings>,
+    status: Arc<Status>,
+    /// Savepoints that outlived `--timeout`, by job: polled before the
+    /// next trigger so two never overlap.
+    in_flight: Arc<Mutex<HashMap<JobId, AsyncOperation>>>,
+}
+
+/// The savepoints active jobs restored from, found once per round when
+/// retention first needs them. `None` when that could not be found out:
+/// retention then waits for a later round.
+type Protected = Arc<OnceCell<Option<HashSet<String>>>>;
+
+impl Savepointer {
+    /// A savepointer talking to `client`, recording into `status`.
+    pub fn new(client: FlinkClient, settings: Settings, status: Arc<Status>) -> Self {
+        Self {
+            client,
+            settings: Arc::new(settings),
+            status,
+            in_flight: Default::default(),
+        }
+    }
+
+    /// The shared status.
+    pub fn status(&self) -> &Arc<Status> {
+        &self.status
+    }
+
+    /// Asks the JobManager for its overview and records whether it answered:
+    /// readiness follows the JobManager between rounds too.
+    pub async fn probe(&self) {
+        let reached = self.client.overview().await;
+        self.status
+            .jobmanager(reached.map(drop).map_err(|e| e.to_string()));
+    }
+
+    /// Runs one round.
+    pub async fn round(&self) -> RoundReport {
+        let jobs = match self.client.jobs().await {
+            Ok(jobs) => {
+                self.status.jobmanager(Ok(()));
+                jobs
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                self.status.jobmanager(Err(reason.clone()));
+                if e.is_transient() {
+                    tracing::warn!(error = %e, "cannot list the jobs: {e}");
+                } else {
+                    tracing::error!(error = %e, "cannot list the jobs: {e}");
+                }
+                return RoundReport {
+                    unreachable: Some(reason),
+                    jobs: Vec::new(),
+                };
+            }
+        };
+        let selection = self.settings.selector.select(&jobs);
+        let expected: BTreeSet<String> = match &self.settings.selector {
+            Selector::Named(names) => names.clone(),
+            Selector::All => selection.to_save.iter().map(|(n, _)| n.clone()).collect(),
+        };
+        self.status.round(expected);
+
+        let mut report = RoundReport::default();
+        for (name, state) in selection.missing {
+            match &state {
+                Some(state) => {
+                    tracing::warn!(job = %name, last_state = %state, "no running job named '{name}' (the last one is {state}); no savepoint taken")
+                }
+                None => {
+                    tracing::warn!(job = %name, "no job named '{name}' on the JobManager; no savepoint taken")
+                }
+            }
+            self.status.job(&name, |s| s.missing = true);
+            report.jobs.push(JobReport {
+                name,
+                job: None,
+                outcome: Outcome::Missing(state),
+            });
+        }
+        for (name, job, state) in selection.not_running {
+            tracing::warn!(job = %name, job_id = %job, %state, "job '{name}' is {state}, not RUNNING; no savepoint taken this round");
+            self.status.job(&name, |s| {
+                s.missing = false;
+                s.skipped += 1;
+            });
+            report.jobs.push(JobReport {
+                name,
+                job: Some(job),
+                outcome: Outcome::NotRunning(state),
+            });
+        }
+
+        let protected: Protected = Default::default();
+        let active: Arc<Vec<JobOverview>> =
+            Arc::new(jobs.into_iter().filter(|j| j.state.is_active()).collect());
+        let permits = Arc::new(Semaphore::new(self.settings.max_concurrent.max(1)));
+        let mut tasks = JoinSet::new();
+        for (name, job) in selection.to_save {
+            self.status.job(&name, |s| s.missing = false);
+            let this = self.clone();
+            let (protected, active, permits) = (protected.clone(), active.clone(), permits.clone());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let outcome = this.save(&name, &job, &protected, &active).await;
+                JobReport {
+                    name,
+                    job: Some(job),
+                    outcome,
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(job_report) => {
+                    if let Outcome::Failed {
+                        cause,
+                        unreachable: true,
+                    } = &job_report.outcome
+                    {
+                        report.unreachable.get_or_insert_with(|| cause.clone());
+                    }
+                    report.jobs.push(job_report);
+                }
+                Err(e) => tracing::error!(error = %e, "a savepoint task ended abnormally"),
+            }
+        }
+        report
+    }
+
+    /// Takes one savepoint of a job and applies retention after a success.
+    async fn save(
+        &self,
+        name: &str,
+        job: &JobId,
+        protected: &Protected,
+        active: &[JobOverview],
+    ) -> Outcome {
+        if let Some(outcome) = self.previous_still_running(name, job).await {
+            return outcome;
+        }
+        let outcome = self.take_savepoint(name, job).await;
+        match &outcome {
+            Outcome::Saved { location, took } => {
+                let size = self.savepoint_size(job, location).await;
+                self.status.job(name, |s| {
+                    s.savepoints += 1;
+                    s.last_success = Some(SystemTime::now());
+                    s.last_success_at = Some(Instant::now());
+                    s.last_duration = Some(*took);
+                    s.last_size = size.or(s.last_size);
+                });
+                tracing::info!(
+                    job = %name,
+                    job_id = %job,
+                    path = %location,
+                    duration_ms = took.as_millis() as u64,
+                    "savepoint of '{name}' completed in {:.1}s: {location}",
+                    took.as_secs_f64()
+                );
+                self.apply_retention(name, protected, active).await;
+            }
+            Outcome::Failed { cause, .. } => {
+                self.status.job(name, |s| s.failures += 1);
+                tracing::error!(job = %name, job_id = %job, error = %cause, "savepoint of '{name}' failed: {cause}. The job keeps running; the next round tries again");
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    /// Looks after a savepoint an earlier round gave up waiting for.
+    async fn previous_still_running(&self, name: &str, job: &JobId) -> Option<Outcome> {
+        let op = self.in_flight_op(job)?;
+        match self.client.operation_status(&op).await {
+            Ok(OperationStatus::InProgress) => {
+                tracing::warn!(job = %name, job_id = %job, "the previous savepoint of '{name}' is still in progress; not starting another");
+                return Some(Outcome::StillInProgress);
+            }
+            Ok(OperationStatus::Completed {
+                location: Some(location),
+            }) => {
+                tracing::info!(job = %name, job_id = %job, path = %location, "the previous savepoint of '{name}' completed late: {location}");
+                self.status.job(name, |s| {
+                    s.savepoints += 1;
+                    s.last_success = Some(SystemTime::now());
+                    s.last_success_at = Some(Instant::now());
+                });
+            }
+            Ok(other) => {
+                tracing::debug!(job = %name, ?other, "the previous savepoint ended");
+            }
+            Err(e) if e.is_transient() => {
+                return Some(Outcome::Failed {
+                    cause: format!("cannot ask about the previous savepoint: {e}"),
+                    unreachable: e.is_unreachable(),
+                });
+            }
+            // Unknown to the JobManager (restarted, or the result expired).
+            Err(e) => {
+                tracing::debug!(job = %name, error = %e, "the previous savepoint is forgotten")
+            }
+        }
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(job);
+        None
+    }
+
+    fn in_flight_op(&self, job: &JobId) -> Option<AsyncOperation> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(job)
+            .cloned()
+    }
+
+    async fn take_savepoint(&self, name: &str, job: &JobId) -> Outcome {
+        let started = Instant::now();
+        let target = self
+            .settings
+            .layout
+            .target_dir(name, OffsetDateTime::now_utc());
+        tracing::info!(job = %name, job_id = %job, target_dir = %target, "savepoint of '{name}' triggered");
+        let op = match self
+            .client
+            .trigger_savepoint(job, Some(&target), self.settings.format)
+            .await
+        {
+            Ok(op) => op,
+            Err(e) => {
+                return Outcome::Failed {
+                    cause: format!("cannot trigger it: {e}"),
+                    unreachable: e.is_unreachable(),
+                }
+            }
+        };
+        match self.poll(&op).await {
+            Ok(Some(location)) => Outcome::Saved {
+                location,
+                took: started.elapsed(),
+            },
+            Ok(None) => Outcome::Failed {
+                cause: "Flink reported it complete but gave no location".into(),
+                unreachable: false,
+            },
+            Err(PollError::Failed(cause)) => Outcome::Failed {
+                cause,
+                unreachable: false,
+            },
+            Err(PollError::TimedOut) => {
+                self.remember(job, op);
+                Outcome::Failed {
+                    cause: format!(
+                        "it did not finish within {}s (--timeout); the next round waits for it before starting another",
+                        self.settings.timeout.as_secs()
+                    ),
+                    unreachable: false,
+                }
+            }
+            Err(PollError::Unreachable(e)) => {
+                self.remember(job, op);
+                Outcome::Failed {
+                    cause: format!("lost track of it: {e}"),
+                    unreachable: true,
+                }
+            }
+            Err(PollError::Other(e)) => Outcome::Failed {
+                cause: format!("lost track of it: {e}"),
+                unreachable: false,
+            },
+        }
+    }
+
+    fn remember(&self, job: &JobId, op: AsyncOperation) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(job.clone(), op);
+    }
+
+    /// Polls an operation until it ends, `--timeout` passes, or the
+    /// JobManager stays unreachable too long.
+    async fn poll(&self, op: &AsyncOperation) -> Result<Option<String>, PollError> {
+        let deadline = Instant::now() + self.settings.timeout;
+        let mut wait = Duration::from_millis(100);
+        let mut unreachable_since: Option<Instant> = None;
+        loop {
+            match self.client.operation_status(op).await {
+                Ok(OperationStatus::InProgress) => unreachable_since = None,
+                Ok(OperationStatus::Completed { location }) => return Ok(location),
+                Ok(OperationStatus::Failed { cause }) => return Err(PollError::Failed(cause)),
+                Err(e) if e.is_transient() => {
+                    let since = *unreachable_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= UNREACHABLE_PATIENCE {
+                        return Err(PollError::Unreachable(e));
+                    }
+                    tracing::debug!(operation = %op, error = %e, "cannot poll; retrying");
+                }
+                Err(e) => return Err(PollError::Other(e)),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(PollError::TimedOut);
+            }
+            tokio::time::sleep(wait.min(deadline - now)).await;
+            wait = (wait * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// The state size Flink reports for the savepoint at `location`.
+    async fn savepoint_size(&self, job: &JobId, location: &str) -> Option<u64> {
+        let stats = self
+            .client
+            .checkpoints(job)
+            .await
+            .map_err(|e| tracing::debug!(error = %e, "no checkpoint statistics"))
+            .ok()?;
+        let savepoint = stats.latest.savepoint?;
+        let same = savepoint
+            .external_path
+            .as_deref()
+            .is_some_and(|p| normalize(p) == normalize(location));
+        same.then_some(savepoint.state_size).flatten()
+    }
+
+    /// Disposes the job's savepoints retention no longer wants. Failures
+    /// are reported, not fatal: the next run lists them again.
+    async fn apply_retention(&self, name: &str, protected: &Protected, active: &[JobOverview]) {
+        let layout = &self.settings.layout;
+        let stored = match layout.list(name) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(job = %name, error = %e, "retention skipped: {e}");
+                return;
+            }
+        };
+        let now = OffsetDateTime::now_utc();
+        let now = PrimitiveDateTime::new(now.date(), now.time());
+        let policy = self.settings.retention;
+        // Only ask Flink what jobs restored from when something would go.
+        if retention::to_dispose(&stored, &policy, now, |_| false).is_empty() {
+            return;
+        }
+        let protected = protected
+            .get_or_init(|| restored_from(&self.client, active))
+            .await;
+        let Some(protected) = protected else {
+            tracing::warn!(job = %name, "retention skipped this round: cannot tell which savepoints running jobs restored from");
+            return;
+        };
+        let doomed = retention::to_dispose(&stored, &policy, now, |location| {
+            protected.contains(&normalize(location))
+        });
+        for savepoint in doomed {
+            // The layout only lists its own folders; check again anyway.
+            if !layout.contains(name, &savepoint.location) {
+                continue;
+            }
+            match self.dispose(&savepoint.location).await {
+                Ok(()) => {
+                    self.status.job(name, |s| s.disposals += 1);
+                    tracing::info!(job = %name, path = %savepoint.location, "disposed old savepoint {}", savepoint.location);
+                    remove_empty_parent(&savepoint.location);
+                }
+                Err(e) => {
+                    self.status.job(name, |s| s.disposal_failures += 1);
+                    tracing::warn!(job = %name, path = %savepoint.location, error = %e, "cannot dispose {}: {e}. Tried again after the next savepoint", savepoint.location);
+                }
+            }
+        }
+    }
+
+    async fn dispose(&self, location: &str) -> Result<(), String> {
+        let op = self
+            .client
+            .dispose_savepoint(location)
+            .await
+            .map_err(|e| e.to_string())?;
+        match self.poll(&op).await {
+            Ok(_) => Ok(()),
+            Err(PollError::Failed(cause)) => Err(cause),
+            Err(PollError::TimedOut) => Err("timed out".into()),
+            Err(PollError::Unreachable(e) | PollError::Other(e)) => Err(e.to_string()),
+        }
+    }
+}
+
+enum PollError {
+    Failed(String),
+    TimedOut,
+    Unreachable(Error),
+    Other(Error),
+}
+
+/// The normalized paths active jobs restored from, or `None` when a job's
+/// statistics could not be read.
+async fn restored_from(client: &FlinkClient, active: &[JobOverview]) -> Option<HashSet<String>> {
+    let mut paths = HashSet::new();
+    for job in active {
+        match client.checkpoints(&job.jid).await {
+            Ok(stats) => {
+                if let Some(path) = stats.latest.restored.and_then(|r| r.external_path) {
+                    paths.insert(normalize(&path));
+                }
+            }
+            // The job is gone since the listing: it needs nothing.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                tracing::warn!(job = %job.name, job_id = %job.jid, error = %e, "cannot read checkpoint statistics");
+                return None;
+            }
+        }
+    }
+    Some(paths)
+}
+
+/// Removes the dated folder a disposed savepoint was in, when it is now
+/// empty (local filesystems only; `remove_dir` never removes content).
+fn remove_empty_parent(location: &str) {
+    if location.starts_with("file:") || location.starts_with('/') {
+        let path = std::path::PathBuf::from(normalize(location));
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(outcomes: Vec<Outcome>) -> RoundReport {
+        RoundReport {
+            unreachable: None,
+            jobs: outcomes
+                .into_iter()
+                .map(|outcome| JobReport {
+                    name: "j".into(),
+                    job: None,
+                    outcome,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn exit_codes_say_what_went_wrong() {
+        let saved = || Outcome::Saved {
+            location: "file:/x".into(),
+            took: Duration::ZERO,
+        };
+        let failed = || Outcome::Failed {
+            cause: "x".into(),
+            unreachable: false,
+        };
+        assert_eq!(report(vec![saved()]).exit_code(), exit_code::OK);
+        assert_eq!(report(vec![]).exit_code(), exit_code::OK);
+        assert_eq!(
+            report(vec![saved(), failed()]).exit_code(),
+            exit_code::FAILED
+        );
+        assert_eq!(
+            report(vec![saved(), Outcome::NotRunning(JobState::Restarting)]).exit_code(),
+            exit_code::FAILED
+        );
+        assert_eq!(
+            report(vec![saved(), Outcome::Missing(None)]).exit_code(),
+            exit_code::JOB_NOT_FOUND
+        );
+        assert_eq!(
+            report(vec![failed(), Outcome::Missing(None)]).exit_code(),
+            exit_code::FAILED
+        );
+        let mut unreachable = report(vec![failed()]);
+        unreachable.unreachable = Some("down".into());
+        assert_eq!(unreachable.exit_code(), exit_code::UNREACHABLE);
+    }
+
+    #[test]
+    fn only_empty_dated_folders_are_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let dated = root.path().join("orders/2026-11-23-18-15");
+        std::fs::create_dir_all(dated.join("savepoint-b")).unwrap();
+        let gone = format!("file:{}/savepoint-a", dated.display());
+        remove_empty_parent(&gone);
+        assert!(dated.is_dir(), "a folder with content stays");
+        std::fs::remove_dir(dated.join("savepoint-b")).unwrap();
+        remove_empty_parent(&gone);
+        assert!(!dated.exists());
+    }
+}

@@ -1,0 +1,334 @@
+//! What the sidecar has done so far: the numbers behind `/metrics`, and the
+//! verdict behind `/readyz`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Counters and timestamps of one job (by name).
+#[derive(Debug, Clone, Default)]
+pub struct JobStats {
+    /// Wall-clock time of the last completed savepoint.
+    pub last_success: Option<SystemTime>,
+    /// Monotonic time of the last completed savepoint (for readiness).
+    pub last_success_at: Option<Instant>,
+    /// How long the last completed savepoint took.
+    pub last_duration: Option<Duration>,
+    /// The state size Flink reported for the last savepoint.
+    pub last_size: Option<u64>,
+    /// Savepoints completed.
+    pub savepoints: u64,
+    /// Savepoints that failed or timed out.
+    pub failures: u64,
+    /// Savepoints disposed by retention.
+    pub disposals: u64,
+    /// Disposals that failed (retried later).
+    pub disposal_failures: u64,
+    /// Rounds in which the job was selected but not RUNNING.
+    pub skipped: u64,
+    /// True while a named job has no active job.
+    pub missing: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    started: Instant,
+    jobmanager: Option<Result<(), String>>,
+    rounds: u64,
+    /// Names readiness waits for: the named jobs, or the running ones seen last.
+    expected: BTreeSet<String>,
+    jobs: BTreeMap<String, JobStats>,
+}
+
+/// Shared between the rounds and the HTTP listener.
+#[derive(Debug)]
+pub struct Status {
+    inner: Mutex<Inner>,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Status {
+    /// Nothing done yet; the grace period starts now.
+    pub fn new() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                started: Instant::now(),
+                jobmanager: None,
+                rounds: 0,
+                expected: BTreeSet::new(),
+                jobs: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain counters behind: keep going.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records whether the JobManager answered the round's job listing.
+    pub fn jobmanager(&self, reached: Result<(), String>) {
+        self.lock().jobmanager = Some(reached);
+    }
+
+    /// Counts a round and records which job names it expects savepoints of.
+    pub fn round(&self, expected: BTreeSet<String>) {
+        let mut inner = self.lock();
+        inner.rounds += 1;
+        inner.expected = expected;
+    }
+
+    /// Changes one job's numbers.
+    pub fn job(&self, name: &str, change: impl FnOnce(&mut JobStats)) {
+        change(self.lock().jobs.entry(name.to_string()).or_default());
+    }
+
+    /// A copy of one job's numbers.
+    pub fn job_stats(&self, name: &str) -> Option<JobStats> {
+        self.lock().jobs.get(name).cloned()
+    }
+
+    /// Ready when the JobManager answered last time and, once `grace` has
+    /// passed since the start, every expected job's last savepoint is younger
+    /// than `fresh`. Otherwise the reasons.
+    pub fn readiness(&self, now: Instant, grace: Duration, fresh: Duration) -> Result<(), String> {
+        let inner = self.lock();
+        let mut reasons = Vec::new();
+        match &inner.jobmanager {
+            None => reasons.push("the JobManager has not been asked yet".to_string()),
+            Some(Err(e)) => reasons.push(format!("the JobManager is unreachable: {e}")),
+            Some(Ok(())) => {}
+        }
+        if now.saturating_duration_since(inner.started) >= grace {
+            for name in &inner.expected {
+                let stats = inner.jobs.get(name);
+                match stats.and_then(|s| s.last_success_at) {
+                    Some(at) if now.saturating_duration_since(at) < fresh => {}
+                    Some(at) => reasons.push(format!(
+                        "job '{name}': last savepoint {}s ago (limit {}s)",
+                        now.saturating_duration_since(at).as_secs(),
+                        fresh.as_secs()
+                    )),
+                    None if stats.is_some_and(|s| s.missing) => {
+                        reasons.push(format!("job '{name}': no running job of that name"))
+                    }
+                    None => reasons.push(format!("job '{name}': no savepoint yet")),
+                }
+            }
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(reasons.join("\n"))
+        }
+    }
+
+    /// The Prometheus text exposition of everything above.
+    pub fn render_metrics(&self, ready: bool) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
+            if samples.is_empty() {
+                return;
+            }
+            let _ = writeln!(out, "# HELP flink_savepointer_{name} {help}");
+            let _ = writeln!(out, "# TYPE flink_savepointer_{name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "flink_savepointer_{name}{labels} {value}");
+            }
+        };
+        let per_job = |f: &dyn Fn(&JobStats) -> Option<f64>| -> Vec<(String, f64)> {
+            inner
+                .jobs
+                .iter()
+                .filter_map(|(name, s)| Some((format!("{{job=\"{}\"}}", escape(name)), f(s)?)))
+                .collect()
+        };
+        let seconds_since_epoch = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64()
+        };
+
+        metric(
+            "jobmanager_up",
+            "gauge",
+            "1 when the JobManager answered the last round's job listing.",
+            vec![(
+                String::new(),
+                f64::from(u8::from(matches!(inner.jobmanager, Some(Ok(()))))),
+            )],
+        );
+        metric(
+            "ready",
+            "gauge",
+            "1 when /readyz answers 200.",
+            vec![(String::new(), f64::from(u8::from(ready)))],
+        );
+        metric(
+            "rounds_total",
+            "counter",
+            "Rounds started.",
+            vec![(String::new(), inner.rounds as f64)],
+        );
+        metric(
+            "last_success_timestamp_seconds",
+            "gauge",
+            "When the job's last savepoint completed, Unix time.",
+            per_job(&|s| s.last_success.map(seconds_since_epoch)),
+        );
+        metric(
+            "last_duration_seconds",
+            "gauge",
+            "How long the job's last completed savepoint took.",
+            per_job(&|s| s.last_duration.map(|d| d.as_secs_f64())),
+        );
+        metric(
+            "last_size_bytes",
+            "gauge",
+            "State size of the job's last savepoint, where Flink reports it.",
+            per_job(&|s| s.last_size.map(|b| b as f64)),
+        );
+        metric(
+            "savepoints_total",
+            "counter",
+            "Savepoints completed.",
+            per_job(&|s| Some(s.savepoints as f64)),
+        );
+        metric(
+            "failures_total",
+            "counter",
+            "Savepoints that failed or timed out.",
+            per_job(&|s| Some(s.failures as f64)),
+        );
+        metric(
+            "disposals_total",
+            "counter",
+            "Old savepoints disposed by retention.",
+            per_job(&|s| Some(s.disposals as f64)),
+        );
+        metric(
+            "disposal_failures_total",
+            "counter",
+            "Disposals that failed; they are retried after the next savepoint.",
+            per_job(&|s| Some(s.disposal_failures as f64)),
+        );
+        metric(
+            "skipped_total",
+            "counter",
+            "Rounds in which the job existed but was not RUNNING.",
+            per_job(&|s| Some(s.skipped as f64)),
+        );
+        metric(
+            "job_missing",
+            "gauge",
+            "1 when no active job has this --job-name.",
+            per_job(&|s| Some(f64::from(u8::from(s.missing)))),
+        );
+        out
+    }
+}
+
+/// Escapes a label value for the Prometheus text format.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_prometheus_text_per_job() {
+        let status = Status::new();
+        status.jobmanager(Ok(()));
+        status.job("orders", |s| {
+            s.savepoints = 3;
+            s.last_success = Some(UNIX_EPOCH + Duration::from_secs(1_763_920_000));
+            s.last_duration = Some(Duration::from_millis(1500));
+            s.last_size = Some(4096);
+        });
+        status.job("we\"ird\\name\n", |s| s.failures = 1);
+        let text = status.render_metrics(true);
+        assert!(
+            text.contains("# TYPE flink_savepointer_savepoints_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("flink_savepointer_savepoints_total{job=\"orders\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "flink_savepointer_last_success_timestamp_seconds{job=\"orders\"} 1763920000\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("flink_savepointer_last_duration_seconds{job=\"orders\"} 1.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("flink_savepointer_last_size_bytes{job=\"orders\"} 4096\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("flink_savepointer_failures_total{job=\"we\\\"ird\\\\name\\n\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("flink_savepointer_jobmanager_up 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("flink_savepointer_ready 1\n"), "{text}");
+        // A job without a success has no timestamp sample.
+        assert!(
+            !text.contains("last_success_timestamp_seconds{job=\"we"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn readiness_needs_the_jobmanager_then_fresh_savepoints_after_the_grace() {
+        let status = Status::new();
+        let start = Instant::now();
+        let grace = Duration::from_secs(60);
+        let fresh = Duration::from_secs(30);
+        assert!(
+            status.readiness(start, grace, fresh).is_err(),
+            "not asked yet"
+        );
+        status.jobmanager(Ok(()));
+        status.round(["orders".to_string()].into());
+        assert!(
+            status.readiness(start, grace, fresh).is_ok(),
+            "within the grace"
+        );
+        let later = start + Duration::from_secs(61);
+        let why = status.readiness(later, grace, fresh).unwrap_err();
+        assert!(why.contains("'orders': no savepoint yet"), "{why}");
+        status.job("orders", |s| s.last_success_at = Some(later));
+        assert!(status.readiness(later, grace, fresh).is_ok());
+        let stale = later + Duration::from_secs(31);
+        let why = status.readiness(stale, grace, fresh).unwrap_err();
+        assert!(why.contains("last savepoint 31s ago"), "{why}");
+        status.jobmanager(Err("connection refused".into()));
+        let why = status.readiness(later, grace, fresh).unwrap_err();
+        assert!(why.contains("unreachable: connection refused"), "{why}");
+    }
+}
