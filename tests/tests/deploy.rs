@@ -66,20 +66,16 @@ impl<'a> Deployer<'a> {
             .arg(jar)
             .arg("--savepoint-dir")
             .arg(layout)
-            .args([
-                "--stable-for",
-                "2s",
-                "--startup-timeout",
-                "90s",
-                "--output",
-                "json",
-            ])
+            .args(["--startup-timeout", "90s", "--output", "json"])
             .args(extra)
-            .args(["--", "--name", job])
             .env_remove("FLINK_JOBMANAGER_URL")
             .env_remove("FLINK_JOB_NAME")
             .env_remove("FLINK_SAVEPOINT_DIR")
             .stdin(Stdio::null());
+        if !extra.contains(&"--stable-for") {
+            cmd.args(["--stable-for", "2s"]);
+        }
+        cmd.args(["--", "--name", job]);
         cmd
     }
 

@@ -156,25 +156,25 @@ async fn stop_with_savepoint(
         .layout
         .as_ref()
         .map(|l| l.target_dir(&s.job_name, time::OffsetDateTime::now_utc()));
-    tracing::info!(job_id = %old, target = target.as_deref().unwrap_or("the cluster's default"), "stopping the running job with a savepoint");
-    let result = match client
-        .stop_with_savepoint(old, target.as_deref(), false, s.savepoint_format)
-        .await
-    {
-        Ok(op) => client.wait_for(&op, s.savepoint_timeout).await,
-        Err(e) => Err(e),
+    // A savepoint needs every task running; a job just (re)started may still
+    // be deploying them (e.g. after an interrupted deploy).
+    let result = match health::wait_running(client, old, s.startup_timeout).await {
+        Err(why) => Err(why),
+        Ok(_) => {
+            tracing::info!(job_id = %old, target = target.as_deref().unwrap_or("the cluster's default"), "stopping the running job with a savepoint");
+            take_stop_savepoint(client, s, old, target.as_deref()).await
+        }
     };
     match result {
-        Ok(Some(location)) => {
+        Ok(location) => {
             tracing::info!(savepoint = %location, "stopped with a savepoint");
             Ok(location)
         }
-        Ok(None) => unreachable!("savepoints always have a location"),
-        Err(e) => {
+        Err(why) => {
             // Whatever happened, the new jar must not linger.
             let _ = client.delete_jar(new_jar).await;
             let state = client.job(old).await.map(|d| d.state);
-            let what = format!("savepoint of job {old} ({}) failed: {e}", s.job_name);
+            let what = format!("savepoint of job {old} ({}) failed: {why}", s.job_name);
             Err(match state {
                 Ok(JobState::Running) => Failure::new(
                     Exit::SavepointFailed,
@@ -197,6 +197,27 @@ async fn stop_with_savepoint(
                 ),
             })
         }
+    }
+}
+
+async fn take_stop_savepoint(
+    client: &FlinkClient,
+    s: &Settings,
+    old: &JobId,
+    target: Option<&str>,
+) -> Result<String, String> {
+    let result = match client
+        .stop_with_savepoint(old, target, false, s.savepoint_format)
+        .await
+    {
+        Ok(op) => client.wait_for(&op, s.savepoint_timeout).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(Some(location)) => Ok(location),
+        Ok(None) => Err("Flink gave no savepoint location".into()),
+        Err(flink_rest::Error::OperationFailed { cause, .. }) => Err(cause),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -15,11 +15,21 @@ use crate::dist::FlinkDist;
 use crate::wait::eventually;
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
+///
+/// Picked below Linux's ephemeral range (32768 and up), where the kernel
+/// hands out ports for `bind(0)` and outgoing connections: a port from that
+/// range could be taken by another cluster's JVM between this check and the
+/// JVM binding it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
+    use std::hash::{BuildHasher, RandomState};
+    for attempt in 0u64..1000 {
+        let random = RandomState::new().hash_one((std::process::id(), attempt));
+        let port = 20_000 + (random % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000 on 127.0.0.1")
 }
 
 /// Settings of a cluster to start.
