@@ -257,11 +257,13 @@ impl Cluster {
             &format!("{count} TaskManager(s) registered at {}", self.url),
             Duration::from_secs(90),
             || async move {
-                let overview = client.overview().await.map_err(|e| e.to_string())?;
-                if overview.taskmanagers as usize == count {
+                // A TaskManager registers before it reports its slots.
+                let tms = client.task_managers().await.map_err(|e| e.to_string())?;
+                let with_slots = tms.iter().filter(|tm| tm.slots_number > 0).count();
+                if tms.len() == count && with_slots == count {
                     Ok(())
                 } else {
-                    Err(format!("{} registered", overview.taskmanagers))
+                    Err(format!("{} registered, {with_slots} with slots", tms.len()))
                 }
             },
         )
