@@ -640,3 +640,69 @@ async fn killed_mid_update_on_flink_1_20() {
 async fn killed_mid_update_on_flink_2_3() {
     killed_mid_update(SUPPORTED_VERSIONS[1]).await;
 }
+
+/// The sidecar and the deployer share one layout: after the job is
+/// cancelled, deploy restores from the sidecar's newest savepoint.
+async fn restores_the_sidecars_savepoint(version: &str) {
+    let cluster = ClusterBuilder::new(version).start().await;
+    let client = cluster.client();
+    let d = Deployer::new(&cluster);
+    let first = d.deploy("orders", JobVariant::Normal, &[]);
+    assert_exit(&first, 0);
+    let job = JobId::new(first.str("new_job_id"));
+    let counted = count_at_least(client, &job, 10).await;
+
+    let out = Command::new(workspace_bin("flink-savepointer"))
+        .args([
+            "once",
+            "--jobmanager-url",
+            cluster.url().as_str(),
+            "--job-name",
+            "orders",
+            "--target-dir",
+        ])
+        .arg(&d.layout)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let layout = savepoint_layout::SavepointLayout::new(d.layout.to_str().unwrap()).unwrap();
+    let sidecars = layout
+        .newest("orders")
+        .unwrap()
+        .expect("the sidecar's savepoint")
+        .location;
+
+    client.cancel(&job).await.unwrap();
+    eventually("cancelled", Duration::from_secs(30), || async {
+        let s = client.job(&job).await.map_err(|e| e.to_string())?.state;
+        if s.is_terminal() {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    })
+    .await;
+    let again = d.deploy("orders", JobVariant::Normal, &[]);
+    assert_exit(&again, 0);
+    assert_eq!(again.str("restored_from"), sidecars);
+    let restored = JobId::new(again.str("new_job_id"));
+    assert_eq!(
+        restored_from(client, &restored).await.as_deref(),
+        Some(sidecars.as_str())
+    );
+    assert!(count_at_least(client, &restored, counted).await >= counted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restores_the_sidecars_savepoint_on_flink_1_20() {
+    restores_the_sidecars_savepoint(SUPPORTED_VERSIONS[0]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restores_the_sidecars_savepoint_on_flink_2_3() {
+    restores_the_sidecars_savepoint(SUPPORTED_VERSIONS[1]).await;
+}

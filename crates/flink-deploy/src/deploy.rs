@@ -51,7 +51,7 @@ async fn run(
     tracing::info!(jar = %s.jar.display(), size_mb = jar.size / (1024 * 1024), "uploading the jar as {name}");
     let started = Instant::now();
     let jar_id = client
-        .upload_jar(&s.jar, &name)
+        .upload_jar_with_progress(&s.jar, &name, progress_bar())
         .await
         .map_err(|e| rest_failure("cannot upload the jar", e))?;
     report.timings_ms.upload = ms(started.elapsed());
@@ -143,6 +143,34 @@ async fn run(
             )
             .await
         }
+    }
+}
+
+/// A progress bar on a terminal; nothing in CI logs (the step lines say enough).
+fn progress_bar() -> impl Fn(u64, u64) + Send + Sync + 'static {
+    use std::io::{IsTerminal, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let terminal = std::io::stderr().is_terminal();
+    let shown = AtomicU64::new(u64::MAX);
+    move |sent, total| {
+        let percent = (sent * 100).checked_div(total).unwrap_or(100);
+        if !terminal || shown.swap(percent, Ordering::Relaxed) == percent {
+            return;
+        }
+        let width = 30;
+        let filled = (percent as usize * width) / 100;
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\r  uploading [{}{}] {percent:>3}% of {} MB",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            total / (1024 * 1024)
+        );
+        if sent >= total {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
     }
 }
 

@@ -436,13 +436,33 @@ impl FlinkClient {
     /// Uploads a jar, streamed from disk (memory does not grow with its
     /// size), under `upload_name` (what `GET /jars` shows as its name).
     pub async fn upload_jar(&self, path: &Path, upload_name: &str) -> Result<JarId> {
+        self.upload_jar_with_progress(path, upload_name, |_, _| {})
+            .await
+    }
+
+    /// [`FlinkClient::upload_jar`], calling `progress(sent, total)` as
+    /// bytes leave (for a progress bar).
+    pub async fn upload_jar_with_progress(
+        &self,
+        path: &Path,
+        upload_name: &str,
+        progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    ) -> Result<JarId> {
+        use futures_util::StreamExt as _;
         let file_error = |source| Error::File {
             path: path.to_path_buf(),
             source,
         };
         let file = tokio::fs::File::open(path).await.map_err(file_error)?;
         let len = file.metadata().await.map_err(file_error)?.len();
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+        let mut sent = 0u64;
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    sent += bytes.len() as u64;
+                    progress(sent, len);
+                }
+            });
         let part =
             reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
                 .file_name(upload_name.to_string())
