@@ -705,11 +705,25 @@ fn transport_reason(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    if causes.is_empty() {
+    let reason = if causes.is_empty() {
         kind.to_string()
     } else {
         format!("{kind}: {}", causes.join(": "))
+    };
+    match tls_hint(&reason) {
+        Some(hint) => format!("{reason}; {hint}"),
+        None => reason,
     }
+}
+
+/// What to do about a TLS handshake that failed for a known reason.
+fn tls_hint(reason: &str) -> Option<&'static str> {
+    // Flink 1.x offers only TLS_RSA_WITH_AES_128_CBC_SHA unless told otherwise.
+    reason.contains("HandshakeFailure").then_some(
+        "no cipher suite in common: Flink before 2.0 offers only TLS_RSA_WITH_AES_128_CBC_SHA by default; \
+         set security.ssl.algorithms to e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 \
+         (or the JobManager wants a client certificate: --client-cert/--client-key)",
+    )
 }
 
 #[cfg(test)]
@@ -761,6 +775,17 @@ mod tests {
         config.ca_cert = Some(ca);
         let err = FlinkClient::new(config).unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{err}");
+    }
+
+    #[test]
+    fn handshake_failures_say_what_to_change() {
+        let hint = tls_hint(
+            "cannot connect: client error (Connect): received fatal alert: HandshakeFailure",
+        )
+        .unwrap();
+        assert!(hint.contains("security.ssl.algorithms"));
+        assert!(hint.contains("--client-cert"));
+        assert!(tls_hint("cannot connect: Connection refused (os error 111)").is_none());
     }
 
     #[test]

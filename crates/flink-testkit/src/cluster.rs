@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use flink_rest::{ClientConfig, FlinkClient};
@@ -32,12 +33,88 @@ pub fn free_port() -> u16 {
     panic!("no free port between 20000 and 32000 on 127.0.0.1")
 }
 
+/// A process of a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The JobManager.
+    JobManager,
+    /// The TaskManager with this index (counting every one started).
+    TaskManager(usize),
+}
+
+impl Role {
+    /// Its name in log file names: `jobmanager`, `taskmanager-0`, ...
+    pub fn name(self) -> String {
+        match self {
+            Role::JobManager => "jobmanager".into(),
+            Role::TaskManager(index) => format!("taskmanager-{index}"),
+        }
+    }
+
+    /// Flink's start script for it: `jobmanager.sh` or `taskmanager.sh`.
+    pub fn script(self) -> &'static str {
+        match self {
+            Role::JobManager => "jobmanager.sh",
+            Role::TaskManager(_) => "taskmanager.sh",
+        }
+    }
+}
+
+/// What a launcher (see [`ClusterBuilder::launcher`]) knows about the
+/// process to start.
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    /// Which process.
+    pub role: Role,
+    /// The Flink distribution.
+    pub dist: &'a FlinkDist,
+    /// The cluster's own directory, whose name starts with
+    /// `flink-ops-cluster-` (`conf/` holds a copy of the distribution's).
+    pub dir: &'a Path,
+    /// The cluster's configuration: ports, memory, directories and what the
+    /// builder was given.
+    pub config: &'a BTreeMap<String, String>,
+}
+
+type LaunchFn = dyn Fn(&Launch<'_>) -> Command + Send + Sync;
+
+/// Builds the command of each process; the default runs Flink's scripts.
+#[derive(Clone)]
+struct Launcher(Arc<LaunchFn>);
+
+impl std::fmt::Debug for Launcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Launcher")
+    }
+}
+
+/// `bin/{jobmanager,taskmanager}.sh start-foreground -D key=value ...`
+/// with the cluster's conf dir.
+fn flink_scripts(launch: &Launch<'_>) -> Command {
+    let mut cmd = Command::new(launch.dist.bin(launch.role.script()));
+    cmd.arg("start-foreground");
+    for (k, v) in launch.config {
+        cmd.arg("-D").arg(format!("{k}={v}"));
+    }
+    cmd.env("FLINK_CONF_DIR", launch.dir.join("conf"));
+    cmd
+}
+
 /// Settings of a cluster to start.
 #[derive(Debug, Clone)]
 pub struct ClusterBuilder {
     dist: FlinkDist,
     taskmanagers: usize,
     config: BTreeMap<String, String>,
+    launcher: Launcher,
+    https: Option<RestTls>,
+}
+
+/// How the cluster's own client reaches a REST API that speaks TLS.
+#[derive(Debug, Clone)]
+struct RestTls {
+    ca: PathBuf,
+    identity: Option<(PathBuf, PathBuf)>,
 }
 
 impl ClusterBuilder {
@@ -47,6 +124,8 @@ impl ClusterBuilder {
             dist: FlinkDist::get(version),
             taskmanagers: 1,
             config: BTreeMap::new(),
+            launcher: Launcher(Arc::new(flink_scripts)),
+            https: None,
         }
         .slots(2)
     }
@@ -65,6 +144,32 @@ impl ClusterBuilder {
     /// Sets a Flink configuration key (passed as `-D key=value`).
     pub fn config(mut self, key: &str, value: impl Into<String>) -> Self {
         self.config.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// The REST API speaks TLS (configure Flink's `security.ssl.rest.*`
+    /// keys with [`ClusterBuilder::config`]): the cluster's URL is
+    /// `https://` and its client trusts `ca` and, for mutual TLS, presents
+    /// the PEM certificate and key of `identity`.
+    pub fn https(mut self, ca: PathBuf, identity: Option<(PathBuf, PathBuf)>) -> Self {
+        self.https = Some(RestTls { ca, identity });
+        self
+    }
+
+    /// Starts every process with the command `launch` builds instead of
+    /// Flink's scripts, e.g. through an entrypoint such as `flink-bootstrap`.
+    ///
+    /// The command must run the process in the foreground and end up as
+    /// its JVM (`exec`). The cluster adds what every process gets: stdin
+    /// from `/dev/null`, stdout and stderr into `log/<role>.out`, and
+    /// `FLINK_LOG_DIR` and `FLINK_IDENT_STRING` for Flink's own logs. It
+    /// owns the child as it does with the scripts: killed when the test
+    /// ends, logs printed when it fails.
+    pub fn launcher(
+        mut self,
+        launch: impl Fn(&Launch<'_>) -> Command + Send + Sync + 'static,
+    ) -> Self {
+        self.launcher = Launcher(Arc::new(launch));
         self
     }
 
@@ -110,14 +215,25 @@ impl ClusterBuilder {
         .collect();
         config.extend(self.config);
 
-        let url = Url::parse(&format!("http://127.0.0.1:{rest_port}/")).expect("a URL");
-        let client = FlinkClient::new(ClientConfig::new(url.clone())).expect("a REST client");
+        let scheme = if self.https.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = Url::parse(&format!("{scheme}://127.0.0.1:{rest_port}/")).expect("a URL");
+        let mut client_config = ClientConfig::new(url.clone());
+        if let Some(tls) = self.https {
+            client_config.ca_cert = Some(tls.ca);
+            client_config.client_identity = tls.identity;
+        }
+        let client = FlinkClient::new(client_config).expect("a REST client");
         let mut cluster = Cluster {
             dist: self.dist,
             dir,
             url,
             config,
             client,
+            launcher: self.launcher,
             jobmanager: None,
             taskmanagers: Vec::new(),
         };
@@ -138,6 +254,7 @@ pub struct Cluster {
     url: Url,
     config: BTreeMap<String, String>,
     client: FlinkClient,
+    launcher: Launcher,
     jobmanager: Option<Child>,
     taskmanagers: Vec<Option<Child>>,
 }
@@ -173,22 +290,23 @@ impl Cluster {
         &self.config
     }
 
-    fn spawn(&self, script: &str, log_name: &str) -> Child {
+    fn spawn(&self, role: Role) -> Child {
+        let log_name = role.name();
         let out = File::create(self.dir().join("log").join(format!("{log_name}.out")))
             .expect("a log file");
-        let mut cmd = Command::new(self.dist.bin(script));
-        cmd.arg("start-foreground");
-        for (k, v) in &self.config {
-            cmd.arg("-D").arg(format!("{k}={v}"));
-        }
-        cmd.env("FLINK_CONF_DIR", self.dir().join("conf"))
-            .env("FLINK_LOG_DIR", self.dir().join("log"))
-            .env("FLINK_IDENT_STRING", log_name)
+        let mut cmd = (self.launcher.0)(&Launch {
+            role,
+            dist: &self.dist,
+            dir: self.dir(),
+            config: &self.config,
+        });
+        cmd.env("FLINK_LOG_DIR", self.dir().join("log"))
+            .env("FLINK_IDENT_STRING", &log_name)
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("a log file"))
             .stderr(out);
         cmd.spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.dist.bin(script).display()))
+            .unwrap_or_else(|e| panic!("cannot start {log_name} ({cmd:?}): {e}"))
     }
 
     /// Starts the JobManager (after [`Cluster::kill_jobmanager`]).
@@ -197,7 +315,7 @@ impl Cluster {
             self.jobmanager.is_none(),
             "the JobManager is running already"
         );
-        self.jobmanager = Some(self.spawn("jobmanager.sh", "jobmanager"));
+        self.jobmanager = Some(self.spawn(Role::JobManager));
     }
 
     /// Kills the JobManager process (SIGKILL), as a crash would.
@@ -219,7 +337,7 @@ impl Cluster {
 
     fn spawn_taskmanager(&mut self) -> usize {
         let index = self.taskmanagers.len();
-        let child = self.spawn("taskmanager.sh", &format!("taskmanager-{index}"));
+        let child = self.spawn(Role::TaskManager(index));
         self.taskmanagers.push(Some(child));
         index
     }
@@ -251,19 +369,34 @@ impl Cluster {
             .map(Child::id)
     }
 
-    async fn wait_for_taskmanagers(&self, count: usize) {
+    async fn wait_for_taskmanagers(&mut self, count: usize) {
         let client = &self.client;
+        let (jobmanager, taskmanagers) = (&mut self.jobmanager, &mut self.taskmanagers);
         eventually(
             &format!("{count} TaskManager(s) registered at {}", self.url),
             Duration::from_secs(90),
-            || async move {
-                // A TaskManager registers before it reports its slots.
-                let tms = client.task_managers().await.map_err(|e| e.to_string())?;
-                let with_slots = tms.iter().filter(|tm| tm.slots_number > 0).count();
-                if tms.len() == count && with_slots == count {
-                    Ok(())
-                } else {
-                    Err(format!("{} registered, {with_slots} with slots", tms.len()))
+            || {
+                // A process that ended (e.g. a launcher refused its config) never registers.
+                let processes = jobmanager.iter_mut().map(|c| (Role::JobManager, c)).chain(
+                    taskmanagers
+                        .iter_mut()
+                        .enumerate()
+                        .filter_map(|(i, c)| c.as_mut().map(|c| (Role::TaskManager(i), c))),
+                );
+                for (role, child) in processes {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        panic!("the {} exited ({status}); see its log", role.name());
+                    }
+                }
+                async move {
+                    // A TaskManager registers before it reports its slots.
+                    let tms = client.task_managers().await.map_err(|e| e.to_string())?;
+                    let with_slots = tms.iter().filter(|tm| tm.slots_number > 0).count();
+                    if tms.len() == count && with_slots == count {
+                        Ok(())
+                    } else {
+                        Err(format!("{} registered, {with_slots} with slots", tms.len()))
+                    }
                 }
             },
         )

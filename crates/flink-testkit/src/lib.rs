@@ -7,6 +7,10 @@
 //!   restore), compiled with `javac` against that distribution, in variants.
 //! - [`Cluster`]: a standalone session cluster on free ports whose processes
 //!   are always torn down and whose logs are printed when a test fails.
+//!   [`ClusterBuilder::launcher`] starts its processes through another
+//!   command, such as an entrypoint that execs Flink's scripts.
+//! - [`MetadataStandin`]: the GCE metadata server, for processes that read
+//!   instance metadata.
 //! - [`eventually`]: wait for a condition with the suite's patience.
 #![deny(missing_docs)]
 
@@ -17,8 +21,9 @@ mod jobs;
 mod wait;
 
 pub use cache::cache_dir;
-pub use cluster::{free_port, Cluster, ClusterBuilder};
+pub use cluster::{free_port, Cluster, ClusterBuilder, Launch, Role};
 pub use dist::{FlinkDist, SUPPORTED_VERSIONS};
+pub use gce_metadata_standin::{GceTree, MetadataStandin};
 pub use jobs::{counter_value, example_jar, JobVariant, EXAMPLE_MAIN_CLASS};
 pub use wait::{eventually, patience};
 
