@@ -17,7 +17,9 @@ pub fn init(format: LogFormat, filter: Option<&str>) {
     let filter = EnvFilter::try_new(filter.unwrap_or("info")).unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours only for a person: container and serial-console logs keep plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second init (tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.with_target(false).try_init(),

@@ -34,7 +34,7 @@ pub enum ValueType {
     Map,
     /// A host name or an IP address.
     Host,
-    /// One of the names (any case).
+    /// One of the names (any case); no names means they are not known, and any value passes.
     Enum(&'static [&'static str]),
 }
 
@@ -181,7 +181,9 @@ impl ValueType {
             Self::Duration => number_with_unit(v, DURATION_UNITS),
             Self::MemorySize => number_with_unit(v, MEMORY_UNITS),
             Self::Host => is_host(v),
-            Self::Enum(names) => names.iter().any(|n| n.eq_ignore_ascii_case(v)),
+            Self::Enum(names) => {
+                names.is_empty() || names.iter().any(|n| n.eq_ignore_ascii_case(v))
+            }
         };
         ok.then_some(()).ok_or_else(|| self.expected())
     }
@@ -374,6 +376,24 @@ mod tests {
         assert!(Boolean.check("yes").is_err());
         assert!(Enum(&["Default", "Adaptive"]).check("adaptive").is_ok());
         assert!(Enum(&["Default", "Adaptive"]).check("fast").is_err());
+    }
+
+    #[test]
+    fn enums_without_known_names_accept_any_value() {
+        // The catalog has no names for some of Flink's enums: Flink accepts these values.
+        for (key, value) in [
+            (
+                "execution.checkpointing.externalized-checkpoint-retention",
+                "RETAIN_ON_CANCELLATION",
+            ),
+            ("execution.checkpointing.mode", "EXACTLY_ONCE"),
+            ("execution.runtime-mode", "STREAMING"),
+        ] {
+            for version in [V1_20, V2_3] {
+                let ty = lookup(key, version).unwrap();
+                assert!(ty.check(value).is_ok(), "{key}: {value} ({ty:?})");
+            }
+        }
     }
 
     #[test]
