@@ -152,7 +152,7 @@ fn bootstrap(home: &Path) -> Command {
         "FLINK_BOOTSTRAP_STRICT",
         "FLINK_BOOTSTRAP_RUN_AS",
         "FLINK_BOOTSTRAP_LOG_FORMAT",
-        "FLINK_BOOTSTRAP_LOG",
+        "RUST_LOG",
     ] {
         cmd.env_remove(var);
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flink_config::{is_key_shaped, Profile, Role};
+use flink_ops_cli::LogFormat;
 use instance_metadata::MetadataMode;
 
 use crate::env_vars as env;
@@ -58,7 +59,7 @@ pub struct Cli {
     pub run_as: Option<String>,
 
     /// Log format; `json` is what Google Cloud Logging parses.
-    #[arg(long, global = true, env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, env = env::LOG_FORMAT, value_enum, default_value = "text")]
     pub log_format: LogFormat,
 }
 
@@ -157,15 +158,6 @@ impl From<MetadataArg> for MetadataMode {
             MetadataArg::Auto => Self::Auto,
         }
     }
-}
-
-/// `--log-format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line with `severity`, `message` and `timestamp`.
-    Json,
 }
 
 fn after_help() -> String {

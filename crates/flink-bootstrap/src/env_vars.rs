@@ -22,8 +22,6 @@ pub const STRICT: &str = "FLINK_BOOTSTRAP_STRICT";
 pub const RUN_AS: &str = "FLINK_BOOTSTRAP_RUN_AS";
 /// `--log-format`.
 pub const LOG_FORMAT: &str = "FLINK_BOOTSTRAP_LOG_FORMAT";
-/// Log filter in `RUST_LOG` syntax (default `info`).
-pub const LOG: &str = "FLINK_BOOTSTRAP_LOG";
 /// Host (and port) of the GCE metadata server, as Google's client libraries honour it.
 pub const GCE_METADATA_HOST: &str = "GCE_METADATA_HOST";
 /// Official image: multi-line `key: value` Flink properties.

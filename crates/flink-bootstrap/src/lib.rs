@@ -9,7 +9,6 @@ pub mod cli;
 pub mod env_vars;
 pub mod exit;
 pub mod layers;
-mod logging;
 mod privileges;
 mod run;
 

@@ -33,11 +33,7 @@ pub fn main() -> ExitCode {
     let vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
-    let filter = vars
-        .iter()
-        .find(|(k, _)| k == env::LOG)
-        .map(|(_, v)| v.as_str());
-    crate::logging::init(cli.log_format, filter);
+    flink_ops_cli::init_logging(cli.log_format, "info");
     match run(&cli, vars) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
