@@ -13,10 +13,11 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flink_rest::{FlinkClient, JobId, RunJob};
+use flink_rest::{FlinkClient, RunJob};
 use flink_testkit::{
-    eventually, example_jar, free_port, patience, workspace_bin, ClusterBuilder, FlinkDist,
-    GceTree, JobVariant, Launch, MetadataStandin, Role, SUPPORTED_VERSIONS,
+    eventually, example_jar, free_port, patience, wait_counter_parallelism, workspace_bin,
+    ClusterBuilder, FlinkDist, GceTree, JobVariant, Launch, MetadataStandin, Role,
+    SUPPORTED_VERSIONS,
 };
 use serde_json::Value;
 
@@ -203,31 +204,6 @@ async fn jobmanager_config(url: &url::Url) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Waits until the job runs all its tasks with its counter at `parallelism`.
-async fn runs_at(client: &FlinkClient, job: &JobId, parallelism: u32, what: &str) {
-    eventually(
-        &format!("{what}: job {job} RUNNING with its counter at parallelism {parallelism}"),
-        Duration::from_secs(90),
-        || async move {
-            let details = client.job(job).await.map_err(|e| e.to_string())?;
-            let counter = details
-                .vertices
-                .iter()
-                .find(|v| v.name.contains("counter"))
-                .ok_or("no counter vertex")?;
-            if counter.parallelism == parallelism && details.all_tasks_running() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{}, counter at parallelism {} ({:?})",
-                    details.state, counter.parallelism, counter.tasks
-                ))
-            }
-        },
-    )
-    .await
-}
-
 /// The article's setup end to end: TaskManagers configured from metadata join the JobManager,
 /// a job submitted with more parallelism than slots uses every slot, and it follows the
 /// instance group down when a TaskManager dies and up when one is added.
@@ -289,18 +265,18 @@ async fn elastic_instance_group(version: &str) {
         )
         .await
         .expect("the job is submitted");
-    runs_at(client, &job, 3, "on both TaskManagers").await;
+    wait_counter_parallelism(client, &job, 3, "on both TaskManagers").await;
 
     // The instance with 2 slots goes away: the job runs on what is left.
     cluster.kill_taskmanager(0);
     let client = cluster.client();
-    runs_at(client, &job, 1, "after TaskManager 0 was killed").await;
+    wait_counter_parallelism(client, &job, 1, "after TaskManager 0 was killed").await;
     slots_become(client, &[1]).await;
 
     // The group scales out again: the job follows.
     cluster.start_taskmanager().await;
     let client = cluster.client();
-    runs_at(client, &job, 2, "after a TaskManager was added").await;
+    wait_counter_parallelism(client, &job, 2, "after a TaskManager was added").await;
     slots_become(client, &[1, 1]).await;
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use flink_rest::{FlinkClient, JobId, JobState, RunJob};
 use flink_testkit::{
-    counter_value, eventually, example_jar, workspace_bin, Cluster, ClusterBuilder, JobVariant,
-    SUPPORTED_VERSIONS,
+    eventually, example_jar, wait_counter_at_least, wait_terminal, workspace_bin, Cluster,
+    ClusterBuilder, JobVariant, SUPPORTED_VERSIONS,
 };
 use serde_json::Value;
 
@@ -124,22 +124,6 @@ async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
         .collect()
 }
 
-async fn count_at_least(client: &FlinkClient, job: &JobId, at_least: u64) -> u64 {
-    eventually(
-        &format!("job {job} counted to {at_least}"),
-        Duration::from_secs(60),
-        || async move {
-            let count = counter_value(client, job).await?;
-            if count >= at_least {
-                Ok(count)
-            } else {
-                Err(format!("counter at {count}"))
-            }
-        },
-    )
-    .await
-}
-
 async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
     client
         .checkpoints(job)
@@ -202,7 +186,7 @@ async fn update_flow(version: &str) {
     );
 
     // Update with a new parallelism: the new job restores the stop's savepoint and keeps counting.
-    let before = count_at_least(client, &first_job, 20).await;
+    let before = wait_counter_at_least(client, &first_job, 20).await;
     let update = d.deploy("orders", JobVariant::Normal, &["--parallelism", "2"]);
     assert_exit(&update, 0);
     assert_eq!(update.str("old_job_id"), first_job.as_str());
@@ -216,7 +200,7 @@ async fn update_flow(version: &str) {
         restored_from(client, &second_job).await.as_deref(),
         Some(savepoint.as_str())
     );
-    assert!(count_at_least(client, &second_job, before + 1).await > before);
+    assert!(wait_counter_at_least(client, &second_job, before + 1).await > before);
     let details = client.job(&second_job).await.unwrap();
     assert!(
         details
@@ -262,7 +246,7 @@ async fn update_flow(version: &str) {
         restored_from(client, &rollback_job).await.as_deref(),
         Some(rollback_savepoint.as_str())
     );
-    let after_rollback = count_at_least(client, &rollback_job, before + 1).await;
+    let after_rollback = wait_counter_at_least(client, &rollback_job, before + 1).await;
 
     // An incompatible release: refused state mapping rolls back; with the flag it deploys.
     let incompatible = d.deploy("orders", JobVariant::Incompatible, &[]);
@@ -408,7 +392,7 @@ async fn refusals(version: &str) {
 
     // A job cancelled without a savepoint in the layout: the JobManager's retained checkpoint is used.
     let ghost_job = JobId::new(allowed.str("new_job_id"));
-    count_at_least(client, &ghost_job, 5).await;
+    wait_counter_at_least(client, &ghost_job, 5).await;
     eventually(
         "a completed checkpoint",
         Duration::from_secs(30),
@@ -417,30 +401,24 @@ async fn refusals(version: &str) {
                 .checkpoints(&ghost_job)
                 .await
                 .map_err(|e| e.to_string())?;
-            if c.counts.completed > 0 {
-                Ok(())
-            } else {
-                Err("none yet".into())
+            match c.latest.completed.and_then(|c| c.external_path) {
+                Some(_) => Ok(()),
+                None => Err("none yet".into()),
             }
         },
     )
     .await;
     client.cancel(&ghost_job).await.unwrap();
-    eventually("cancelled", Duration::from_secs(30), || async {
-        let s = client
-            .job(&ghost_job)
-            .await
-            .map_err(|e| e.to_string())?
-            .state;
-        if s.is_terminal() {
-            Ok(())
-        } else {
-            Err(s.to_string())
-        }
-    })
-    .await;
+    wait_terminal(client, &ghost_job).await;
     let again = d.deploy("ghost", JobVariant::Normal, &[]);
-    assert_exit(&again, 0);
+    if again.code != 0 {
+        let stats = client.checkpoints(&ghost_job).await;
+        let on_disk: Vec<_> =
+            std::fs::read_dir(cluster.dir().join("checkpoints").join(ghost_job.as_str()))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+        panic!("exit {}: {}\nthe cancelled job's checkpoint statistics: {stats:?}\non disk: {on_disk:?}", again.code, again.report);
+    }
     assert!(
         again.str("restored_from").contains("/checkpoints/"),
         "{}",
@@ -586,7 +564,7 @@ async fn killed_mid_update(version: &str) {
     let d = Deployer::new(&cluster);
     let first = d.deploy("orders", JobVariant::Normal, &[]);
     assert_exit(&first, 0);
-    let before = count_at_least(client, &JobId::new(first.str("new_job_id")), 10).await;
+    let before = wait_counter_at_least(client, &JobId::new(first.str("new_job_id")), 10).await;
 
     for kill_after in ["stopping the running job", "submitted"] {
         let mut child = d
@@ -627,7 +605,7 @@ async fn killed_mid_update(version: &str) {
         );
         let restored = again.str("restored_from").to_string();
         assert!(restored.contains("/layout/orders/"), "{}", again.report);
-        assert!(count_at_least(client, &running[0], before + 1).await > before);
+        assert!(wait_counter_at_least(client, &running[0], before + 1).await > before);
     }
 }
 
@@ -650,7 +628,7 @@ async fn restores_the_sidecars_savepoint(version: &str) {
     let first = d.deploy("orders", JobVariant::Normal, &[]);
     assert_exit(&first, 0);
     let job = JobId::new(first.str("new_job_id"));
-    let counted = count_at_least(client, &job, 10).await;
+    let counted = wait_counter_at_least(client, &job, 10).await;
 
     let out = Command::new(workspace_bin("flink-savepointer"))
         .args([
@@ -677,15 +655,7 @@ async fn restores_the_sidecars_savepoint(version: &str) {
         .location;
 
     client.cancel(&job).await.unwrap();
-    eventually("cancelled", Duration::from_secs(30), || async {
-        let s = client.job(&job).await.map_err(|e| e.to_string())?.state;
-        if s.is_terminal() {
-            Ok(())
-        } else {
-            Err(s.to_string())
-        }
-    })
-    .await;
+    wait_terminal(client, &job).await;
     let again = d.deploy("orders", JobVariant::Normal, &[]);
     assert_exit(&again, 0);
     assert_eq!(again.str("restored_from"), sidecars);
@@ -694,7 +664,7 @@ async fn restores_the_sidecars_savepoint(version: &str) {
         restored_from(client, &restored).await.as_deref(),
         Some(sidecars.as_str())
     );
-    assert!(count_at_least(client, &restored, counted).await >= counted);
+    assert!(wait_counter_at_least(client, &restored, counted).await >= counted);
 }
 
 #[tokio::test(flavor = "multi_thread")]

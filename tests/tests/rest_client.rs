@@ -4,43 +4,9 @@ use std::time::Duration;
 
 use flink_rest::{ClaimMode, Error, JobId, JobState, OperationStatus, RunJob, SavepointFormat};
 use flink_testkit::{
-    counter_value, eventually, example_jar, Cluster, ClusterBuilder, JobVariant,
-    EXAMPLE_MAIN_CLASS, SUPPORTED_VERSIONS,
+    eventually, example_jar, wait_counter_at_least, wait_running, wait_terminal, ClusterBuilder,
+    JobVariant, EXAMPLE_MAIN_CLASS, SUPPORTED_VERSIONS,
 };
-
-async fn wait_running(cluster: &Cluster, job: &JobId) {
-    let client = cluster.client();
-    eventually(
-        &format!("job {job} and all its tasks RUNNING"),
-        Duration::from_secs(60),
-        || async move {
-            let details = client.job(job).await.map_err(|e| e.to_string())?;
-            if details.all_tasks_running() {
-                Ok(())
-            } else {
-                Err(format!("state {}", details.state))
-            }
-        },
-    )
-    .await
-}
-
-async fn wait_count_at_least(cluster: &Cluster, job: &JobId, at_least: u64) -> u64 {
-    let client = cluster.client();
-    eventually(
-        &format!("job {job} counted to {at_least}"),
-        Duration::from_secs(60),
-        || async move {
-            let count = counter_value(client, job).await?;
-            if count >= at_least {
-                Ok(count)
-            } else {
-                Err(format!("counter at {count}"))
-            }
-        },
-    )
-    .await
-}
 
 async fn lifecycle(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
@@ -72,7 +38,7 @@ async fn lifecycle(version: &str) {
         ..RunJob::default()
     };
     let job = client.run_jar(&jar, &run).await.unwrap();
-    wait_running(&cluster, &job).await;
+    wait_running(client, &job).await;
     let named = client.jobs_named("lifecycle job").await.unwrap();
     assert_eq!(named.len(), 1);
     assert_eq!(named[0].jid, job);
@@ -102,7 +68,7 @@ async fn lifecycle(version: &str) {
     assert_eq!(client.job(&job).await.unwrap().state, JobState::Running);
 
     // Stop with a savepoint once the counter has moved.
-    let before_stop = wait_count_at_least(&cluster, &job, 20).await;
+    let before_stop = wait_counter_at_least(client, &job, 20).await;
     let op = client
         .stop_with_savepoint(&job, Some(&target), false, SavepointFormat::Canonical)
         .await
@@ -139,7 +105,7 @@ async fn lifecycle(version: &str) {
         )
         .await
         .unwrap();
-    wait_running(&cluster, &restored).await;
+    wait_running(client, &restored).await;
     let stats = client.checkpoints(&restored).await.unwrap();
     let from = stats
         .latest
@@ -147,7 +113,7 @@ async fn lifecycle(version: &str) {
         .expect("the new job restored something");
     assert!(from.is_savepoint);
     assert_eq!(from.external_path.as_deref(), Some(stopped_at.as_str()));
-    let after = wait_count_at_least(&cluster, &restored, before_stop + 1).await;
+    let after = wait_counter_at_least(client, &restored, before_stop + 1).await;
     assert!(after > before_stop);
 
     // Dispose the first savepoint: its directory is gone.
@@ -163,19 +129,7 @@ async fn lifecycle(version: &str) {
 
     // Cancel.
     client.cancel(&restored).await.unwrap();
-    eventually("the job CANCELED", Duration::from_secs(30), || async {
-        let state = client
-            .job(&restored)
-            .await
-            .map_err(|e| e.to_string())?
-            .state;
-        if state == JobState::Canceled {
-            Ok(())
-        } else {
-            Err(state.to_string())
-        }
-    })
-    .await;
+    assert_eq!(wait_terminal(client, &restored).await, JobState::Canceled);
 
     client.delete_jar(&jar).await.unwrap();
     assert!(client.jars().await.unwrap().iter().all(|j| j.id != jar));
@@ -228,7 +182,7 @@ async fn error_paths(version: &str) {
         )
         .await
         .unwrap();
-    wait_running(&cluster, &job).await;
+    wait_running(client, &job).await;
     let blocked = cluster.dir().join("not-a-dir");
     std::fs::write(&blocked, "a file where a directory should be").unwrap();
     let target = format!("file://{}/sub", blocked.display());

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use flink_rest::{ClaimMode, FlinkClient, JarId, JobId, JobState, RunJob};
 use flink_testkit::{
-    eventually, example_jar, free_port, workspace_bin, Cluster, ClusterBuilder, JobVariant,
-    SUPPORTED_VERSIONS,
+    eventually, example_jar, free_port, wait_running, wait_terminal, workspace_bin, Cluster,
+    ClusterBuilder, JobVariant, SUPPORTED_VERSIONS,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -45,33 +45,13 @@ async fn submit(cluster: &Cluster, jar: &JarId, name: &str, restore: Option<&str
         )
         .await
         .expect("the job starts");
-    eventually(
-        &format!("job {name} ({job}) RUNNING with all tasks"),
-        Duration::from_secs(60),
-        || async {
-            let details = client.job(&job).await.map_err(|e| e.to_string())?;
-            if details.all_tasks_running() {
-                Ok(())
-            } else {
-                Err(format!("state {}", details.state))
-            }
-        },
-    )
-    .await;
+    wait_running(client, &job).await;
     job
 }
 
 async fn cancel(client: &FlinkClient, job: &JobId) {
     client.cancel(job).await.expect("cancel");
-    eventually("the job CANCELED", Duration::from_secs(30), || async {
-        let state = client.job(job).await.map_err(|e| e.to_string())?.state;
-        if state == JobState::Canceled {
-            Ok(())
-        } else {
-            Err(state.to_string())
-        }
-    })
-    .await
+    assert_eq!(wait_terminal(client, job).await, JobState::Canceled);
 }
 
 // ---- the sidecar side -------------------------------------------------------

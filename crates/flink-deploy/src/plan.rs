@@ -164,12 +164,10 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 e,
             )
         })?;
-        let newest = [stats.latest.savepoint, stats.latest.completed]
-            .into_iter()
-            .flatten()
-            .filter(|c| !c.discarded && c.external_path.is_some())
-            .max_by_key(|c| c.trigger_timestamp);
-        if let Some(path) = newest.and_then(|c| c.external_path) {
+        if let Some(path) = stats
+            .newest_restorable()
+            .and_then(|c| c.external_path.clone())
+        {
             return Ok(Plan {
                 start: Start::Restore {
                     path,

@@ -610,7 +610,7 @@ impl FlinkClient {
     pub async fn wait_for(&self, op: &AsyncOperation, timeout: Duration) -> Result<Option<String>> {
         let start = Instant::now();
         let deadline = start + timeout;
-        let mut interval = Duration::from_millis(100);
+        let mut interval = Duration::from_millis(50);
         loop {
             match self.operation_status(op).await {
                 Ok(OperationStatus::Completed { location }) => {
@@ -642,7 +642,15 @@ impl FlinkClient {
                 });
             }
             tokio::time::sleep(interval.min(deadline - now)).await;
-            interval = (interval * 2).min(Duration::from_secs(1));
+            // Poll quickly at first: during an update the job is down while
+            // we wait, so every poll interval is downtime. Long operations
+            // are polled once a second.
+            let cap = if start.elapsed() < Duration::from_secs(10) {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(1)
+            };
+            interval = (interval * 2).min(cap);
         }
     }
 }

@@ -274,6 +274,26 @@ pub struct CheckpointStats {
     pub counts: CheckpointCounts,
     /// The latest ones of each kind.
     pub latest: LatestCheckpoints,
+    /// Recent checkpoints of every outcome, newest first.
+    #[serde(default)]
+    pub history: Vec<CompletedCheckpoint>,
+}
+
+impl CheckpointStats {
+    /// The newest completed checkpoint or savepoint that is externalized
+    /// and not discarded: what a job could restore from.
+    pub fn newest_restorable(&self) -> Option<&CompletedCheckpoint> {
+        [&self.latest.savepoint, &self.latest.completed]
+            .into_iter()
+            .flatten()
+            .chain(
+                self.history
+                    .iter()
+                    .filter(|c| c.status.as_deref() == Some("COMPLETED")),
+            )
+            .filter(|c| !c.discarded && c.external_path.is_some())
+            .max_by_key(|c| (c.trigger_timestamp, c.id))
+    }
 }
 
 /// Counts of checkpoints by outcome.
@@ -321,6 +341,9 @@ pub struct CompletedCheckpoint {
     /// True when Flink has discarded it.
     #[serde(default)]
     pub discarded: bool,
+    /// `COMPLETED`, `IN_PROGRESS` or `FAILED` (history entries only).
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// What a job restored from.
@@ -553,6 +576,23 @@ pub struct Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_newest_restorable_checkpoint_skips_discarded_and_unfinished_ones() {
+        // A stale "latest" (subsumed since, so discarded) next to the newer one in the history.
+        let body = r#"{"counts":{"completed":7},"latest":{"completed":{"id":6,"trigger_timestamp":6,"external_path":"file:/c/chk-6","discarded":true},"savepoint":null,"restored":null},
+            "history":[{"id":8,"status":"IN_PROGRESS","trigger_timestamp":8},{"id":7,"status":"COMPLETED","trigger_timestamp":7,"external_path":"file:/c/chk-7","discarded":false},{"id":6,"status":"COMPLETED","trigger_timestamp":6,"external_path":"file:/c/chk-6","discarded":true}]}"#;
+        let stats: CheckpointStats = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            stats.newest_restorable().unwrap().external_path.as_deref(),
+            Some("file:/c/chk-7")
+        );
+        let none: CheckpointStats = serde_json::from_str(
+            r#"{"counts":{},"latest":{"completed":null,"savepoint":null,"restored":null}}"#,
+        )
+        .unwrap();
+        assert!(none.newest_restorable().is_none());
+    }
 
     #[test]
     fn unknown_job_states_are_kept() {

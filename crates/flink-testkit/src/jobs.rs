@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use std::time::Duration;
+
 use flink_rest::{FlinkClient, JobId};
 
 use crate::cache::{build_once, cache_dir, run};
 use crate::dist::FlinkDist;
+use crate::wait::eventually;
 
 const SOURCE: &str = include_str!("../java/CounterJob.java");
 
@@ -98,4 +101,52 @@ pub async fn counter_value(client: &FlinkClient, job: &JobId) -> Result<u64, Str
         .and_then(|m| m.max)
         .map(|v| v as u64)
         .ok_or_else(|| format!("job {job}: no value for {name} yet"))
+}
+
+/// Waits until the example job's counter reached `at_least`; returns it.
+pub async fn wait_counter_at_least(client: &FlinkClient, job: &JobId, at_least: u64) -> u64 {
+    eventually(
+        &format!("job {job} counted to {at_least}"),
+        Duration::from_secs(60),
+        || async move {
+            let count = counter_value(client, job).await?;
+            if count >= at_least {
+                Ok(count)
+            } else {
+                Err(format!("counter at {count}"))
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until the example job runs all its tasks with its counter at
+/// `parallelism` (after a rescale); `what` says why, for the failure message.
+pub async fn wait_counter_parallelism(
+    client: &FlinkClient,
+    job: &JobId,
+    parallelism: u32,
+    what: &str,
+) {
+    eventually(
+        &format!("{what}: job {job} RUNNING with its counter at parallelism {parallelism}"),
+        Duration::from_secs(90),
+        || async move {
+            let details = client.job(job).await.map_err(|e| e.to_string())?;
+            let counter = details
+                .vertices
+                .iter()
+                .find(|v| v.name.contains("counter"))
+                .ok_or("no counter vertex")?;
+            if counter.parallelism == parallelism && details.all_tasks_running() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{}, counter at parallelism {} ({:?})",
+                    details.state, counter.parallelism, counter.tasks
+                ))
+            }
+        },
+    )
+    .await
 }

@@ -24,8 +24,11 @@ pub use cache::cache_dir;
 pub use cluster::{free_port, Cluster, ClusterBuilder, Launch, Role};
 pub use dist::{FlinkDist, SUPPORTED_VERSIONS};
 pub use gce_metadata_standin::{GceTree, MetadataStandin};
-pub use jobs::{counter_value, example_jar, JobVariant, EXAMPLE_MAIN_CLASS};
-pub use wait::{eventually, patience};
+pub use jobs::{
+    counter_value, example_jar, wait_counter_at_least, wait_counter_parallelism, JobVariant,
+    EXAMPLE_MAIN_CLASS,
+};
+pub use wait::{eventually, patience, wait_running, wait_terminal};
 
 /// The path of a binary of this workspace built by the same `cargo build` /
 /// `cargo test` / `cargo nextest` run as the calling test.

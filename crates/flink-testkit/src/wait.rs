@@ -34,3 +34,41 @@ where
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Waits until `job` is RUNNING with all its tasks running (see
+/// [`flink_rest::JobDetails::all_tasks_running`]).
+pub async fn wait_running(client: &flink_rest::FlinkClient, job: &flink_rest::JobId) {
+    eventually(
+        &format!("job {job} RUNNING with all its tasks"),
+        Duration::from_secs(60),
+        || async move {
+            let details = client.job(job).await.map_err(|e| e.to_string())?;
+            if details.all_tasks_running() {
+                Ok(())
+            } else {
+                Err(format!("state {}", details.state))
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until `job` has reached a terminal state, and returns it.
+pub async fn wait_terminal(
+    client: &flink_rest::FlinkClient,
+    job: &flink_rest::JobId,
+) -> flink_rest::JobState {
+    eventually(
+        &format!("job {job} in a terminal state"),
+        Duration::from_secs(30),
+        || async move {
+            let state = client.job(job).await.map_err(|e| e.to_string())?.state;
+            if state.is_terminal() {
+                Ok(state)
+            } else {
+                Err(state.to_string())
+            }
+        },
+    )
+    .await
+}
