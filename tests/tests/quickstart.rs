@@ -6,6 +6,10 @@ use std::process::{Command, Output};
 use flink_testkit::{free_port, workspace_bin};
 
 fn quickstart(state: &Path, port: u16, args: &[&str]) -> Output {
+    // The quickstart runs the other binaries from its own directory.
+    for sibling in ["flink-bootstrap", "flink-deploy", "flink-savepointer"] {
+        workspace_bin(sibling);
+    }
     Command::new(workspace_bin("flink-ops-quickstart"))
         .args(args)
         .env("FLINK_OPS_QUICKSTART_DIR", state)

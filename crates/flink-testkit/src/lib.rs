@@ -30,22 +30,45 @@ pub use jobs::{
 };
 pub use wait::{eventually, patience, wait_running, wait_terminal};
 
-/// The path of a binary of this workspace built by the same `cargo build` /
-/// `cargo test` / `cargo nextest` run as the calling test.
+/// The path of a binary of this workspace, built up to date first.
 ///
 /// Test executables live in `target/<profile>/deps/`; the workspace's
-/// binaries one level up.
+/// binaries one level up. `cargo test` and `cargo nextest` build a binary
+/// there only for its own package's tests, so the first call for each
+/// binary in a test process runs `cargo build --bin NAME` (a no-op when it
+/// is fresh; cargo's lock serialises concurrent test processes).
 pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static BUILT: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
     let exe = std::env::current_exe().expect("the test executable's path");
     let mut dir = exe.parent().expect("a directory").to_path_buf();
     if dir.ends_with("deps") {
         dir.pop();
     }
     let bin = dir.join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built
+        .get_or_insert_with(HashSet::new)
+        .insert(name.to_string())
+    {
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.current_dir(&workspace)
+            .args(["build", "--locked", "--quiet", "--bin", name]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run cargo to build {name}: {e}"));
+        assert!(status.success(), "cargo build --bin {name} failed");
+    }
     assert!(
         bin.is_file(),
-        "{} was not built: run the tests through `cargo nextest run --workspace` or `cargo test --workspace`, \
-         which build every binary of the workspace",
+        "{} is missing after cargo build",
         bin.display()
     );
     bin
