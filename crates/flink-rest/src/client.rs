@@ -642,11 +642,11 @@ impl FlinkClient {
                 });
             }
             tokio::time::sleep(interval.min(deadline - now)).await;
-            // Poll quickly at first: during an update the job is down while
-            // we wait, so every poll interval is downtime. Long operations
-            // are polled once a second.
+            // Poll every 50 ms at first: during an update the job is down
+            // while we wait, so every poll interval is downtime. Long
+            // operations are polled once a second.
             let cap = if start.elapsed() < Duration::from_secs(10) {
-                Duration::from_millis(200)
+                Duration::from_millis(50)
             } else {
                 Duration::from_secs(1)
             };
