@@ -193,6 +193,19 @@ async fn stop_with_savepoint(
             take_stop_savepoint(client, s, old, target.as_deref()).await
         }
     };
+    let result = match result {
+        Ok(location) => Ok(location),
+        // An interrupted earlier deploy may have a stop of its own in flight:
+        // Flink declines a second one while the tasks close, then the job
+        // FINISHES with that stop's savepoint, which is as good as ours.
+        Err(why) => match finished_with_savepoint(client, old).await {
+            Some(location) => {
+                tracing::warn!(job_id = %old, "our stop failed ({why}), but the job finished with a savepoint of an earlier stop");
+                Ok(location)
+            }
+            None => Err(why),
+        },
+    };
     match result {
         Ok(location) => {
             tracing::info!(savepoint = %location, "stopped with a savepoint");
@@ -226,6 +239,25 @@ async fn stop_with_savepoint(
             })
         }
     }
+}
+
+/// The savepoint `job` finished with, if it reaches FINISHED within a few
+/// seconds (only a stop with a savepoint finishes a streaming job).
+async fn finished_with_savepoint(client: &FlinkClient, job: &JobId) -> Option<String> {
+    for _ in 0..40 {
+        match client.job(job).await.map(|d| d.state) {
+            Ok(JobState::Finished) => {
+                let stats = client.checkpoints(job).await.ok()?;
+                return stats
+                    .newest_restorable()
+                    .filter(|c| c.is_savepoint)
+                    .and_then(|c| c.external_path.clone());
+            }
+            Ok(state) if state.is_terminal() => return None,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+        }
+    }
+    None
 }
 
 async fn take_stop_savepoint(
