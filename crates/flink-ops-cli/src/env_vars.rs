@@ -1,51 +1,107 @@
-//! Every environment variable flink-ops reads, in one place.
+//! Every environment variable flink-ops reads, for every binary, in one place.
 //!
-//! Each flag a CI system or a container sets has one of these as its
-//! fallback; the README lists them.
+//! Each flag a CI system or a container sets has one of these as its fallback (clap's `env =`);
+//! the README lists them, and a test checks it names every one in [`ALL`].
 
-/// The JobManager's REST endpoint (all binaries).
-pub const FLINK_JOBMANAGER_URL: &str = "FLINK_JOBMANAGER_URL";
-/// A PEM CA bundle to trust for the REST endpoint.
-pub const FLINK_REST_CA_CERT: &str = "FLINK_REST_CA_CERT";
-/// A PEM client certificate for mutual TLS.
-pub const FLINK_REST_CLIENT_CERT: &str = "FLINK_REST_CLIENT_CERT";
-/// The PEM key of the client certificate.
-pub const FLINK_REST_CLIENT_KEY: &str = "FLINK_REST_CLIENT_KEY";
-/// One extra header, `Name: value` (e.g. a proxy's `Authorization`); never printed.
-pub const FLINK_REST_HEADER: &str = "FLINK_REST_HEADER";
-/// Timeout of one REST request.
-pub const FLINK_REST_TIMEOUT: &str = "FLINK_REST_TIMEOUT";
-/// `text` or `json` logs.
-pub const FLINK_OPS_LOG_FORMAT: &str = "FLINK_OPS_LOG_FORMAT";
-/// The log filter, `RUST_LOG` syntax (e.g. `info,flink_rest=debug`).
-pub const RUST_LOG: &str = "RUST_LOG";
+macro_rules! env_vars {
+    ($( $(#[doc = $doc:literal])+ $name:ident, )*) => {
+        $( $(#[doc = $doc])+ pub const $name: &str = stringify!($name); )*
+        /// Every variable above, with its first doc line.
+        pub const ALL: &[(&str, &str)] = &[ $( (stringify!($name), first_line(&[$($doc),+])), )* ];
+    };
+}
 
-/// flink-deploy: the job's name.
-pub const FLINK_JOB_NAME: &str = "FLINK_JOB_NAME";
-/// flink-deploy: the job's jar.
-pub const FLINK_JOB_JAR: &str = "FLINK_JOB_JAR";
-/// flink-deploy and flink-savepointer: the root of the savepoint layout.
-pub const FLINK_SAVEPOINT_DIR: &str = "FLINK_SAVEPOINT_DIR";
-/// flink-deploy: a YAML deploy spec.
-pub const FLINK_DEPLOY_CONFIG: &str = "FLINK_DEPLOY_CONFIG";
+const fn first_line(docs: &[&'static str]) -> &'static str {
+    docs[0]
+}
 
-/// flink-savepointer: `true` to take savepoints of every running job instead of `--job-name`.
-pub const FLINK_SAVEPOINT_ALL_JOBS: &str = "FLINK_SAVEPOINT_ALL_JOBS";
-/// flink-savepointer: take a savepoint this often (e.g. `15m`).
-pub const FLINK_SAVEPOINT_EVERY: &str = "FLINK_SAVEPOINT_EVERY";
-/// flink-savepointer: take savepoints on this cron schedule, UTC (e.g. `*/15 * * * *`).
-pub const FLINK_SAVEPOINT_SCHEDULE: &str = "FLINK_SAVEPOINT_SCHEDULE";
-/// flink-savepointer: `canonical` or `native` savepoints.
-pub const FLINK_SAVEPOINT_FORMAT: &str = "FLINK_SAVEPOINT_FORMAT";
-/// flink-savepointer: how long one savepoint may take.
-pub const FLINK_SAVEPOINT_TIMEOUT: &str = "FLINK_SAVEPOINT_TIMEOUT";
-/// flink-savepointer: how many savepoints of each job to keep.
-pub const FLINK_SAVEPOINT_KEEP: &str = "FLINK_SAVEPOINT_KEEP";
-/// flink-savepointer: dispose savepoints older than this (e.g. `7d`).
-pub const FLINK_SAVEPOINT_MAX_AGE: &str = "FLINK_SAVEPOINT_MAX_AGE";
-/// flink-savepointer: how many jobs to take savepoints of at once.
-pub const FLINK_SAVEPOINT_MAX_CONCURRENT: &str = "FLINK_SAVEPOINT_MAX_CONCURRENT";
-/// flink-savepointer: the address of `/metrics`, `/healthz` and `/readyz`.
-pub const FLINK_SAVEPOINTER_LISTEN: &str = "FLINK_SAVEPOINTER_LISTEN";
-/// flink-savepointer: how long a stop signal waits for savepoints in flight.
-pub const FLINK_SAVEPOINTER_SHUTDOWN_GRACE: &str = "FLINK_SAVEPOINTER_SHUTDOWN_GRACE";
+env_vars! {
+    /// The JobManager's REST endpoint (all binaries); `user:password@` is sent as basic auth.
+    FLINK_JOBMANAGER_URL,
+    /// A PEM CA bundle to trust for the REST endpoint.
+    FLINK_REST_CA_CERT,
+    /// A PEM client certificate for mutual TLS.
+    FLINK_REST_CLIENT_CERT,
+    /// The PEM key of the client certificate.
+    FLINK_REST_CLIENT_KEY,
+    /// One extra header, `Name: value` (e.g. a proxy's `Authorization`); never printed.
+    FLINK_REST_HEADER,
+    /// Timeout of one REST request.
+    FLINK_REST_TIMEOUT,
+    /// `text` or `json` logs (all binaries).
+    FLINK_OPS_LOG_FORMAT,
+    /// The log filter, `RUST_LOG` syntax (e.g. `info,flink_rest=debug`).
+    RUST_LOG,
+
+    /// flink-deploy and flink-savepointer: the job's name.
+    FLINK_JOB_NAME,
+    /// flink-deploy: the job's jar.
+    FLINK_JOB_JAR,
+    /// flink-deploy and flink-savepointer: the root of the savepoint layout.
+    FLINK_SAVEPOINT_DIR,
+    /// flink-deploy: a YAML deploy spec.
+    FLINK_DEPLOY_CONFIG,
+
+    /// flink-savepointer: `true` to take savepoints of every running job instead of `--job-name`.
+    FLINK_SAVEPOINT_ALL_JOBS,
+    /// flink-savepointer: take a savepoint this often (e.g. `15m`).
+    FLINK_SAVEPOINT_EVERY,
+    /// flink-savepointer: take savepoints on this cron schedule, UTC (e.g. `*/15 * * * *`).
+    FLINK_SAVEPOINT_SCHEDULE,
+    /// flink-savepointer: `canonical` or `native` savepoints.
+    FLINK_SAVEPOINT_FORMAT,
+    /// flink-savepointer: how long one savepoint may take.
+    FLINK_SAVEPOINT_TIMEOUT,
+    /// flink-savepointer: how many savepoints of each job to keep.
+    FLINK_SAVEPOINT_KEEP,
+    /// flink-savepointer: dispose savepoints older than this (e.g. `7d`).
+    FLINK_SAVEPOINT_MAX_AGE,
+    /// flink-savepointer: how many jobs to take savepoints of at once.
+    FLINK_SAVEPOINT_MAX_CONCURRENT,
+    /// flink-savepointer: the address of `/metrics`, `/healthz` and `/readyz`.
+    FLINK_SAVEPOINTER_LISTEN,
+    /// flink-savepointer: how long a stop signal waits for savepoints in flight.
+    FLINK_SAVEPOINTER_SHUTDOWN_GRACE,
+
+    /// flink-bootstrap: the Flink installation (`--flink-home`).
+    FLINK_HOME,
+    /// flink-bootstrap: where to write the config (`--conf-dir`); also what Flink's scripts read.
+    FLINK_CONF_DIR,
+    /// flink-bootstrap: where instance metadata comes from (`--metadata`).
+    FLINK_BOOTSTRAP_METADATA,
+    /// flink-bootstrap: how long to keep retrying the metadata server (`--metadata-timeout`).
+    FLINK_BOOTSTRAP_METADATA_TIMEOUT,
+    /// flink-bootstrap: a named set of settings (`--profile`).
+    FLINK_BOOTSTRAP_PROFILE,
+    /// flink-bootstrap: treat warnings as errors (`--strict`).
+    FLINK_BOOTSTRAP_STRICT,
+    /// flink-bootstrap: the user Flink runs as (`--run-as`).
+    FLINK_BOOTSTRAP_RUN_AS,
+    /// flink-bootstrap: host (and port) of the GCE metadata server, as Google's libraries read it.
+    GCE_METADATA_HOST,
+    /// flink-bootstrap, as in the official image: multi-line `key: value` Flink properties.
+    FLINK_PROPERTIES,
+    /// flink-bootstrap, as in the official image: `jobmanager.rpc.address`.
+    JOB_MANAGER_RPC_ADDRESS,
+    /// flink-bootstrap, as in the official image: `taskmanager.numberOfTaskSlots`.
+    TASK_MANAGER_NUMBER_OF_TASK_SLOTS,
+}
+
+/// Variables that were renamed: the old name and the new one. Binaries warn when an old one is set.
+pub const RENAMED: &[(&str, &str)] = &[("FLINK_BOOTSTRAP_LOG_FORMAT", FLINK_OPS_LOG_FORMAT)];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variable_is_listed_once_with_its_doc() {
+        let mut names: Vec<&str> = ALL.iter().map(|(n, _)| *n).collect();
+        assert!(names.contains(&FLINK_JOBMANAGER_URL) && names.contains(&FLINK_HOME));
+        assert!(ALL.iter().all(|(_, doc)| !doc.trim().is_empty()));
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
+}

@@ -22,6 +22,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// The `--log-format` flag, the same in every binary.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct LogArgs {
+    /// How logs are printed on stderr (json: Google Cloud Logging)
+    #[arg(long, value_enum, env = crate::env_vars::FLINK_OPS_LOG_FORMAT, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
 /// Installs the global subscriber, logging to stderr (stdout stays free for
 /// results). The filter comes from `RUST_LOG`, else `default_filter`.
 pub fn init_logging(format: LogFormat, default_filter: &str) {
@@ -39,6 +47,11 @@ pub fn init_logging(format: LogFormat, default_filter: &str) {
     };
     // A second call (tests) keeps the first subscriber.
     let _ = result;
+    for (old, new) in crate::env_vars::RENAMED {
+        if std::env::var_os(old).is_some() {
+            tracing::warn!("{old} is no longer read: set {new} instead");
+        }
+    }
 }
 
 /// Formats events as Cloud Logging structured JSON.

@@ -8,7 +8,7 @@ use flink_rest::{ClientConfig, FlinkClient, SecretHeader};
 use url::Url;
 
 use crate::env_vars;
-use crate::parse::parse_duration;
+use crate::parse::parse_timeout;
 
 /// How to reach the JobManager: URL, TLS and extra headers.
 #[derive(Debug, Clone, Args)]
@@ -34,7 +34,7 @@ pub struct RestArgs {
     pub headers: Vec<SecretHeader>,
 
     /// Timeout of one REST request
-    #[arg(long, env = env_vars::FLINK_REST_TIMEOUT, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = env_vars::FLINK_REST_TIMEOUT, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub request_timeout: Duration,
 }
 

@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use flink_ops_cli::{env_vars, parse_duration, LogFormat, RestArgs};
-use flink_rest::SavepointFormat;
+use clap::{Args, Parser, Subcommand};
+use flink_ops_cli::{
+    env_vars, parse_duration, parse_timeout, LogArgs, RestArgs, SavepointFormatArg,
+};
 use savepoint_layout::SavepointLayout;
 
 use crate::retention::Retention;
@@ -14,13 +15,9 @@ use crate::round::Settings;
 use crate::schedule::{CronSchedule, Schedule};
 use crate::select::Selector;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  every selected job has a new savepoint (run: stopped by SIGTERM/SIGINT)
-  1  a savepoint failed or timed out, or a selected job was not RUNNING
-  2  bad flags or settings; nothing was done
-  3  a --job-name has no running job (and nothing else failed)
-  4  the JobManager could not be reached";
+fn exit_codes() -> String {
+    flink_ops_cli::help_table::<crate::exit::Exit>()
+}
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,7 +33,7 @@ flink-deploy reads.";
 /// Takes savepoints of Flink jobs on a schedule through the JobManager's REST API,
 /// disposes old ones, and reports how it went on /metrics.
 #[derive(Debug, Parser)]
-#[command(name = "flink-savepointer", version, after_help = EXIT_CODES)]
+#[command(name = "flink-savepointer", version, after_help = exit_codes())]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -47,10 +44,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The daemon: a round on every tick of the schedule, with /metrics, /healthz and /readyz
-    #[command(after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+    #[command(after_help = format!("{EXAMPLES}\n\n{}", exit_codes()))]
     Run(Box<RunArgs>),
     /// One round, then exit: for cron (a drop-in for `flink list | grep` + `flink savepoint`)
-    #[command(after_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+    #[command(after_help = format!("{EXAMPLES}\n\n{}", exit_codes()))]
     Once(Box<OnceArgs>),
 }
 
@@ -117,11 +114,11 @@ pub struct CommonArgs {
     pub target_dir: SavepointLayout,
 
     /// Savepoint format
-    #[arg(long, env = env_vars::FLINK_SAVEPOINT_FORMAT, value_enum, default_value_t = Format::Canonical)]
-    pub format: Format,
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_FORMAT, value_enum, default_value_t = SavepointFormatArg::Canonical)]
+    pub format: SavepointFormatArg,
 
     /// How long one savepoint may take; a slower one counts as failed, and the next round waits for it instead of starting another
-    #[arg(long, env = env_vars::FLINK_SAVEPOINT_TIMEOUT, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_TIMEOUT, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
     pub timeout: Duration,
 
     /// Keep this many savepoints per job (newest first); older ones are disposed after each successful savepoint
@@ -129,16 +126,16 @@ pub struct CommonArgs {
     pub keep: u32,
 
     /// Also dispose savepoints older than this (the newest one is always kept)
-    #[arg(long, env = env_vars::FLINK_SAVEPOINT_MAX_AGE, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_MAX_AGE, value_name = "DURATION", value_parser = parse_timeout)]
     pub max_age: Option<Duration>,
 
     /// Take savepoints of at most this many jobs at once
     #[arg(long, env = env_vars::FLINK_SAVEPOINT_MAX_CONCURRENT, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent: u32,
 
-    /// Log lines as text, or as JSON for Cloud Logging
-    #[arg(long, env = env_vars::FLINK_OPS_LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub log: LogArgs,
 }
 
 /// Which jobs: by exact name, or all.
@@ -154,15 +151,6 @@ pub struct JobArgs {
     pub all_jobs: bool,
 }
 
-/// Savepoint formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Portable across state backends
-    Canonical,
-    /// The state backend's own format: faster, not portable
-    Native,
-}
-
 impl CommonArgs {
     /// What a round does.
     pub fn settings(&self) -> Settings {
@@ -174,10 +162,7 @@ impl CommonArgs {
         Settings {
             selector,
             layout: self.target_dir.clone(),
-            format: match self.format {
-                Format::Canonical => SavepointFormat::Canonical,
-                Format::Native => SavepointFormat::Native,
-            },
+            format: self.format.into(),
             timeout: self.timeout,
             retention: Retention {
                 keep: self.keep as usize,
@@ -214,6 +199,7 @@ fn parse_every(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
     use clap::error::ErrorKind;
+    use flink_rest::SavepointFormat;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("flink-savepointer").chain(args.iter().copied()))
@@ -388,7 +374,11 @@ mod tests {
         let help = err.to_string();
         assert!(help.contains("Exit codes:"), "{help}");
         assert!(
-            help.contains("4  the JobManager could not be reached"),
+            help.contains(&flink_ops_cli::help_table::<crate::exit::Exit>()),
+            "{help}"
+        );
+        assert!(
+            help.contains("10  a --job-name matches no running job"),
             "{help}"
         );
         assert!(help.contains("FLINK_SAVEPOINT_DIR"), "{help}");

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod exit;
 pub mod http;
 pub mod retention;
 pub mod round;
@@ -27,73 +28,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser as _;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use url::Url;
 
 use crate::cli::{Cli, Command, CommonArgs, OnceArgs, RunArgs};
-use crate::round::{exit_code, RoundReport, Savepointer};
+use crate::exit::Exit;
+use crate::round::{RoundReport, Savepointer};
 use crate::schedule::Backoff;
 use crate::status::Status;
+use flink_ops_cli::OrExit as _;
 
 const DEFAULT_JOBMANAGER_URL: &str = "http://localhost:8081";
 
 /// Parses the command line, runs, and turns the result into an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("flink-savepointer: cannot start the async runtime: {e}");
-            return ExitCode::from(exit_code::FAILED);
-        }
+    let cli = match flink_ops_cli::parse_command_line::<Cli>() {
+        Ok((cli, _)) => cli,
+        Err(code) => return code,
     };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            // Logging is set up before anything can fail.
-            tracing::error!("{failure}");
-            ExitCode::from(failure.code)
-        }
-    }
+    let result = flink_ops_cli::runtime(Exit::Failure).and_then(|rt| rt.block_on(run(cli)));
+    flink_ops_cli::finish(result)
 }
 
 /// An error and the exit code it ends the process with.
-#[derive(Debug)]
-pub struct Failure {
-    /// What went wrong.
-    pub error: anyhow::Error,
-    /// The exit code.
-    pub code: u8,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.error)
-    }
-}
-
-fn usage(error: anyhow::Error) -> Failure {
-    Failure {
-        error,
-        code: exit_code::USAGE,
-    }
-}
-
-fn failed(error: anyhow::Error) -> Failure {
-    Failure {
-        error,
-        code: exit_code::FAILED,
-    }
-}
+pub type Failure = flink_ops_cli::Failure<Exit>;
 
 /// Runs a parsed command line; returns the exit code.
-pub async fn run(cli: Cli) -> Result<u8, Failure> {
+pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
         Command::Run(args) => run_daemon(*args).await,
         Command::Once(args) => run_once(*args).await,
@@ -102,13 +64,13 @@ pub async fn run(cli: Cli) -> Result<u8, Failure> {
 
 /// Logging, the REST client and the savepointer, from the common flags.
 fn setup(common: &CommonArgs) -> Result<Savepointer, Failure> {
-    flink_ops_cli::init_logging(common.log_format, "info");
+    flink_ops_cli::init_logging(common.log.log_format, "info");
     let default_url = Url::parse(DEFAULT_JOBMANAGER_URL).expect("a valid default URL");
     let client = common
         .rest
         .client_or(&default_url)
         .context("cannot set up the REST client")
-        .map_err(usage)?;
+        .or_exit(Exit::Usage)?;
     Ok(Savepointer::new(
         client,
         common.settings(),
@@ -120,10 +82,10 @@ fn setup(common: &CommonArgs) -> Result<Savepointer, Failure> {
 fn stop_signal() -> Result<watch::Receiver<bool>, Failure> {
     let mut term = signal(SignalKind::terminate())
         .context("cannot listen for SIGTERM")
-        .map_err(failed)?;
+        .or_exit(Exit::Failure)?;
     let mut int = signal(SignalKind::interrupt())
         .context("cannot listen for SIGINT")
-        .map_err(failed)?;
+        .or_exit(Exit::Failure)?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         let name = tokio::select! {
@@ -167,12 +129,12 @@ async fn round_with_grace(
     }
 }
 
-async fn run_once(args: OnceArgs) -> Result<u8, Failure> {
+async fn run_once(args: OnceArgs) -> Result<Exit, Failure> {
     let savepointer = setup(&args.common)?;
     let mut stop = stop_signal()?;
     let (report, _) = round_with_grace(&savepointer, &mut stop, args.shutdown_grace).await;
     let Some(report) = report else {
-        return Ok(exit_code::FAILED);
+        return Ok(Exit::OperationFailed);
     };
     for job in &report.jobs {
         if let round::Outcome::Saved { location, .. } = &job.outcome {
@@ -197,7 +159,7 @@ fn shown_jobmanager_url(common: &CommonArgs) -> String {
         .unwrap_or_else(|| DEFAULT_JOBMANAGER_URL.to_string())
 }
 
-async fn run_daemon(args: RunArgs) -> Result<u8, Failure> {
+async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
     let savepointer = setup(&args.common)?;
     let schedule = args.schedule();
     let interval = schedule.nominal_interval();
@@ -206,7 +168,7 @@ async fn run_daemon(args: RunArgs) -> Result<u8, Failure> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (--listen)", args.listen))
-        .map_err(failed)?;
+        .or_exit(Exit::Failure)?;
     let health = http::Health::new(savepointer.status().clone(), interval, args.common.timeout);
     let server = {
         let mut stop = stop.clone();
@@ -287,5 +249,5 @@ async fn run_daemon(args: RunArgs) -> Result<u8, Failure> {
         Err(_) => tracing::warn!("the HTTP listener did not stop in time"),
     }
     tracing::info!("flink-savepointer stopped");
-    Ok(exit_code::OK)
+    Ok(Exit::Ok)
 }

@@ -14,6 +14,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::exit::Exit;
 use crate::retention::{self, Retention};
 use crate::select::Selector;
 use crate::status::Status;
@@ -86,26 +87,11 @@ pub struct RoundReport {
     pub jobs: Vec<JobReport>,
 }
 
-/// Exit codes of `flink-savepointer once`.
-pub mod exit_code {
-    /// Every selected job has a new savepoint.
-    pub const OK: u8 = 0;
-    /// A savepoint failed or timed out, or a selected job was not RUNNING;
-    /// also any other runtime error.
-    pub const FAILED: u8 = 1;
-    /// Bad flags or settings; nothing was done.
-    pub const USAGE: u8 = 2;
-    /// A `--job-name` has no active job (and nothing failed).
-    pub const JOB_NOT_FOUND: u8 = 3;
-    /// The JobManager could not be reached.
-    pub const UNREACHABLE: u8 = 4;
-}
-
 impl RoundReport {
     /// The exit code of `once` for this round.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> Exit {
         if self.unreachable.is_some() {
-            return exit_code::UNREACHABLE;
+            return Exit::Unreachable;
         }
         let failed = self.jobs.iter().any(|j| {
             matches!(
@@ -114,15 +100,15 @@ impl RoundReport {
             )
         });
         if failed {
-            exit_code::FAILED
+            Exit::OperationFailed
         } else if self
             .jobs
             .iter()
             .any(|j| matches!(j.outcome, Outcome::Missing(_)))
         {
-            exit_code::JOB_NOT_FOUND
+            Exit::JobNotFound
         } else {
-            exit_code::OK
+            Exit::Ok
         }
     }
 }
@@ -589,27 +575,27 @@ mod tests {
             cause: "x".into(),
             unreachable: false,
         };
-        assert_eq!(report(vec![saved()]).exit_code(), exit_code::OK);
-        assert_eq!(report(vec![]).exit_code(), exit_code::OK);
+        assert_eq!(report(vec![saved()]).exit_code(), Exit::Ok);
+        assert_eq!(report(vec![]).exit_code(), Exit::Ok);
         assert_eq!(
             report(vec![saved(), failed()]).exit_code(),
-            exit_code::FAILED
+            Exit::OperationFailed
         );
         assert_eq!(
             report(vec![saved(), Outcome::NotRunning(JobState::Restarting)]).exit_code(),
-            exit_code::FAILED
+            Exit::OperationFailed
         );
         assert_eq!(
             report(vec![saved(), Outcome::Missing(None)]).exit_code(),
-            exit_code::JOB_NOT_FOUND
+            Exit::JobNotFound
         );
         assert_eq!(
             report(vec![failed(), Outcome::Missing(None)]).exit_code(),
-            exit_code::FAILED
+            Exit::OperationFailed
         );
         let mut unreachable = report(vec![failed()]);
         unreachable.unreachable = Some("down".into());
-        assert_eq!(unreachable.exit_code(), exit_code::UNREACHABLE);
+        assert_eq!(unreachable.exit_code(), Exit::Unreachable);
     }
 
     #[test]
