@@ -5,10 +5,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flink_config::{is_key_shaped, Profile, Role};
-use flink_ops_cli::LogFormat;
+use flink_ops_cli::{env_vars as env, parse_key_value as key_value, parse_timeout, LogArgs};
 use instance_metadata::MetadataMode;
-
-use crate::env_vars as env;
 
 /// Render the Flink configuration from the image, a profile, instance facts, instance metadata,
 /// the environment and --set, then exec the JobManager or TaskManager in the foreground.
@@ -33,12 +31,12 @@ pub struct Cli {
     pub conf_dir: Option<PathBuf>,
 
     /// Where instance metadata comes from; `auto` uses GCE when it answers within a second.
-    #[arg(long, global = true, env = env::METADATA, value_enum, default_value_t = MetadataArg::Auto)]
+    #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_METADATA, value_enum, default_value_t = MetadataArg::Auto)]
     pub metadata: MetadataArg,
 
     /// How long to keep retrying the metadata server.
-    #[arg(long, global = true, env = env::METADATA_TIMEOUT, default_value = "30s",
-          value_parser = parse_duration)]
+    #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_METADATA_TIMEOUT, default_value = "30s",
+          value_parser = parse_timeout)]
     pub metadata_timeout: Duration,
 
     /// A Flink setting that overrides every other source (repeatable).
@@ -47,20 +45,20 @@ pub struct Cli {
 
     /// A named set of settings; `elastic` is the autoscaling setup (adaptive scheduler, 15 s
     /// heartbeat timeout, unlimited exponential-delay restarts).
-    #[arg(long, global = true, env = env::PROFILE)]
+    #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_PROFILE)]
     pub profile: Option<Profile>,
 
     /// Treat warnings (unknown keys) as errors.
-    #[arg(long, global = true, env = env::STRICT)]
+    #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_STRICT)]
     pub strict: bool,
 
     /// The user Flink runs as [default: `flink` when started as root]. `root` keeps root.
-    #[arg(long, global = true, env = env::RUN_AS)]
+    #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_RUN_AS)]
     pub run_as: Option<String>,
 
-    /// Log format; `json` is what Google Cloud Logging parses.
-    #[arg(long, global = true, env = env::LOG_FORMAT, value_enum, default_value = "text")]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub log: LogArgs,
 }
 
 /// The subcommands.
@@ -171,31 +169,23 @@ fn after_help() -> String {
         env::FLINK_PROPERTIES,
         env::JOB_MANAGER_RPC_ADDRESS,
         env::TASK_MANAGER_NUMBER_OF_TASK_SLOTS,
-        crate::exit::Exit::help()
+        flink_ops_cli::help_table::<crate::exit::Exit>()
     )
 }
 
-/// `KEY=VALUE` with a Flink-shaped key.
+/// `KEY=VALUE` with a Flink-shaped key (the toolkit's one `key=value` rule, plus the key check).
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
-    let (key, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
-    let key = key.trim();
-    if !is_key_shaped(key) {
+    let (key, value) = key_value(s)?;
+    if !is_key_shaped(&key) {
         return Err(format!("`{key}` is not a Flink key"));
     }
-    Ok((key.to_owned(), value.trim().to_owned()))
-}
-
-/// `30s`, `2m`, `500ms`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e}"))
+    Ok((key, value))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     #[test]
     fn cli_is_consistent() {
@@ -215,13 +205,6 @@ mod tests {
         assert!(parse_key_value("novalue").is_err());
         assert!(parse_key_value("bad key=1").is_err());
         assert!(parse_key_value("a\nb: c=1").is_err());
-    }
-
-    #[test]
-    fn parses_durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("soon").is_err());
     }
 
     #[test]
@@ -246,9 +229,6 @@ mod tests {
     #[test]
     fn help_lists_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
-        assert!(
-            help.contains("69   instance metadata unavailable"),
-            "{help}"
-        );
+        assert!(help.contains("69  instance metadata unavailable"), "{help}");
     }
 }

@@ -1,35 +1,15 @@
-//! Every environment variable the bootstrap reads, in one place.
+//! The official Flink image's variables, which are inputs to the configuration rather than flags.
 //!
-//! Flags read theirs through clap (`--flink-home` from `FLINK_HOME`, ...). The variables of the
-//! official Flink image are loaded through [`ImageEnv::load`] from an injectable iterator, so
-//! tests never touch the process environment.
+//! Their names, like every variable's, live in `flink_ops_cli::env_vars`; flags read theirs through
+//! clap. [`ImageEnv::load`] reads from an injectable iterator, so tests never touch the process
+//! environment.
 
 use serde::Deserialize;
 
-/// `--flink-home`: the Flink installation.
-pub const FLINK_HOME: &str = "FLINK_HOME";
-/// `--conf-dir`; also what Flink's scripts read, and what the bootstrap sets for them.
-pub const FLINK_CONF_DIR: &str = "FLINK_CONF_DIR";
-/// `--metadata`.
-pub const METADATA: &str = "FLINK_BOOTSTRAP_METADATA";
-/// `--metadata-timeout`.
-pub const METADATA_TIMEOUT: &str = "FLINK_BOOTSTRAP_METADATA_TIMEOUT";
-/// `--profile`.
-pub const PROFILE: &str = "FLINK_BOOTSTRAP_PROFILE";
-/// `--strict`.
-pub const STRICT: &str = "FLINK_BOOTSTRAP_STRICT";
-/// `--run-as`.
-pub const RUN_AS: &str = "FLINK_BOOTSTRAP_RUN_AS";
-/// `--log-format`.
-pub const LOG_FORMAT: &str = "FLINK_BOOTSTRAP_LOG_FORMAT";
-/// Host (and port) of the GCE metadata server, as Google's client libraries honour it.
-pub const GCE_METADATA_HOST: &str = "GCE_METADATA_HOST";
-/// Official image: multi-line `key: value` Flink properties.
-pub const FLINK_PROPERTIES: &str = "FLINK_PROPERTIES";
-/// Official image: `jobmanager.rpc.address`.
-pub const JOB_MANAGER_RPC_ADDRESS: &str = "JOB_MANAGER_RPC_ADDRESS";
-/// Official image: `taskmanager.numberOfTaskSlots`.
-pub const TASK_MANAGER_NUMBER_OF_TASK_SLOTS: &str = "TASK_MANAGER_NUMBER_OF_TASK_SLOTS";
+pub use flink_ops_cli::env_vars::{
+    FLINK_CONF_DIR, FLINK_HOME, FLINK_PROPERTIES, GCE_METADATA_HOST, JOB_MANAGER_RPC_ADDRESS,
+    TASK_MANAGER_NUMBER_OF_TASK_SLOTS,
+};
 
 /// Variables that are inputs to the configuration rather than flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

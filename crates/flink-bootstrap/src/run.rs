@@ -9,7 +9,6 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
 use flink_config::{
     load_image_conf, render, resolve, validate, write_config, ConfigFile, FlinkVersion, Resolved,
     Role, Severity,
@@ -29,18 +28,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Parses the command line and the process environment, runs, and maps the outcome to an exit
 /// code. Only returns when Flink was not exec'd.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let vars: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
-    flink_ops_cli::init_logging(cli.log_format, "info");
-    match run(&cli, vars) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            error!("{failure}");
-            failure.exit.code()
-        }
-    }
+    let cli = match flink_ops_cli::parse_command_line::<Cli>() {
+        Ok((cli, _)) => cli,
+        Err(code) => return code,
+    };
+    flink_ops_cli::init_logging(cli.log.log_format, "info");
+    // On success the process is Flink by now (exec), or the config was rendered.
+    flink_ops_cli::finish(run(&cli, flink_ops_cli::process_vars()).map(|()| Exit::Ok))
 }
 
 /// Runs `cli` with the official-image variables taken from `vars` (not from the process).
@@ -362,6 +356,7 @@ fn exec(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
     use gce_metadata_standin::{GceTree, MetadataStandin};
 
     /// A fake installation: a dist jar of `version`, the shipped config and a log4j file.
