@@ -4,17 +4,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use flink_ops_cli::{env_vars, parse_duration, parse_key_value, LogFormat, RestArgs};
-use flink_rest::{ClaimMode, SavepointFormat};
+use flink_ops_cli::{
+    env_vars, parse_duration, parse_key_value, parse_timeout, ClaimModeArg, LogArgs, RestArgs,
+    SavepointFormatArg,
+};
 
-pub(crate) const EXIT_CODES: &str = "\
-Exit codes:
-  0  deployed (or, for plan and status, done)
-  2  invalid input or an ambiguous situation; nothing was touched
-  3  the JobManager is unreachable or answered unexpectedly
-  4  the savepoint of the running job failed; it is still running, nothing changed
-  5  the new version was unhealthy and was rolled back (the message names the savepoint)
-  6  rollback failed or was disabled: manual action needed (the message says what to run)";
+pub(crate) fn exit_codes() -> String {
+    flink_ops_cli::help_table::<crate::outcome::Exit>()
+}
 
 const EXAMPLES: &str = "\
 Examples:
@@ -28,7 +25,7 @@ Examples:
 
 /// Deploy or update a Flink job with no state lost.
 #[derive(Debug, Parser)]
-#[command(name = "flink-deploy", version, about, after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+#[command(name = "flink-deploy", version, about, after_long_help = format!("{EXAMPLES}\n\n{}", exit_codes()))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -37,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Deploy the job, or update it: stop with a savepoint, run the new jar from it, check it, roll back if unhealthy
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = exit_codes())]
     Deploy(DeployArgs),
     /// Print what deploy would do, changing nothing
     Plan(DeployArgs),
@@ -65,9 +62,8 @@ pub struct CommonArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 
-    /// How logs are printed on stderr (json: Google Cloud Logging)
-    #[arg(long, value_enum, env = env_vars::FLINK_OPS_LOG_FORMAT, default_value = "text")]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -81,12 +77,12 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// A YAML deploy spec holding any of these settings (flags win over it, it wins over the environment)
+    /// A YAML deploy spec holding any of these settings, keyed by their long names; flags and the environment win over it
     #[arg(long, env = env_vars::FLINK_DEPLOY_CONFIG, value_name = "FILE", alias = "config_file")]
     pub config_file: Option<PathBuf>,
 
     /// The job's name; running jobs are matched exactly
-    #[arg(long, env = env_vars::FLINK_JOB_NAME, alias = "job_name")]
+    #[arg(long, env = env_vars::FLINK_JOB_NAME, alias = "job_name", value_parser = parse_job_name)]
     pub job_name: Option<String>,
 
     /// The job's jar
@@ -98,7 +94,7 @@ pub struct DeployArgs {
     pub entry_class: Option<String>,
 
     /// The job's parallelism (with the adaptive scheduler: its upper bound)
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32768))]
     pub parallelism: Option<u32>,
 
     /// Root of the savepoint layout, shared with flink-savepointer: <dir>/<job>/<UTC date>/savepoint-*
@@ -106,7 +102,7 @@ pub struct DeployArgs {
     pub savepoint_dir: Option<String>,
 
     /// Restore from this savepoint or retained checkpoint (only when the job is not running)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = parse_restore_path)]
     pub from_savepoint: Option<String>,
 
     /// Skip state that maps to no operator of the new version
@@ -123,14 +119,14 @@ pub struct DeployArgs {
 
     /// Format of the savepoint taken when stopping
     #[arg(long, value_enum, default_value = "canonical")]
-    pub savepoint_format: FormatArg,
+    pub savepoint_format: SavepointFormatArg,
 
     /// How long the stop-with-savepoint may take
-    #[arg(long, value_parser = parse_duration, default_value = "15m", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, default_value = "15m", value_name = "DURATION")]
     pub savepoint_timeout: Duration,
 
     /// How long the new job may take until it and all its tasks run
-    #[arg(long, value_parser = parse_duration, default_value = "5m", value_name = "DURATION")]
+    #[arg(long, value_parser = parse_timeout, default_value = "5m", value_name = "DURATION")]
     pub startup_timeout: Duration,
 
     /// How long the new job must run without restarts to count as healthy
@@ -158,34 +154,23 @@ pub struct DeployArgs {
     pub program_args: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClaimModeArg {
-    Claim,
-    NoClaim,
-}
-
-impl From<ClaimModeArg> for ClaimMode {
-    fn from(c: ClaimModeArg) -> Self {
-        match c {
-            ClaimModeArg::Claim => ClaimMode::Claim,
-            ClaimModeArg::NoClaim => ClaimMode::NoClaim,
-        }
+/// A job name: not blank.
+fn parse_job_name(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("the job name is empty".into());
     }
+    Ok(s.to_string())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FormatArg {
-    Canonical,
-    Native,
-}
-
-impl From<FormatArg> for SavepointFormat {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Canonical => SavepointFormat::Canonical,
-            FormatArg::Native => SavepointFormat::Native,
-        }
+/// A restore path: not blank (Flink reads an empty `savepointPath` as "no savepoint", which
+/// would start the job empty).
+fn parse_restore_path(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(
+            "the path is empty (an unset variable?): give a savepoint or checkpoint path, \
+             or leave the flag out"
+                .into(),
+        );
     }
+    Ok(s.to_string())
 }

@@ -6,6 +6,8 @@ use flink_rest::{FlinkClient, JarId, JobId, JobState, RunJob};
 
 use crate::health;
 use crate::jar::JarInfo;
+use flink_ops_cli::fail;
+
 use crate::outcome::{ms, rest_failure, Exit, Failure, Report};
 use crate::plan::{jars_of, upload_name, Plan, Start};
 use crate::settings::Settings;
@@ -24,17 +26,17 @@ pub async fn deploy(
     let exit = match run(client, s, jar, plan, &mut report).await {
         Ok(exit) => exit,
         Err(failure) => {
-            report.message = Some(failure.message);
+            report.message = Some(failure.to_string());
             failure.exit
         }
     };
-    report.exit_code = exit as u8;
+    report.exit_code = flink_ops_cli::ExitStatus::code(exit);
     report.outcome = match exit {
-        Exit::Deployed => "deployed",
+        Exit::Ok => "deployed",
         Exit::RolledBack => "rolled back",
         Exit::ManualAction => "manual action needed",
-        Exit::SavepointFailed => "savepoint failed, nothing changed",
-        Exit::Invalid | Exit::Unreachable => "not deployed",
+        Exit::OperationFailed => "savepoint failed, nothing changed",
+        Exit::Usage | Exit::Unreachable | Exit::Failure => "not deployed",
     };
     (report, exit)
 }
@@ -48,10 +50,10 @@ async fn run(
 ) -> Result<Exit, Failure> {
     // 1. Upload first: it is not part of the downtime.
     let name = upload_name(&s.job_name, time::OffsetDateTime::now_utc());
-    tracing::info!(jar = %s.jar.display(), size_mb = jar.size / (1024 * 1024), "uploading the jar as {name}");
+    tracing::info!(jar = %s.args.jar.display(), size_mb = jar.size / (1024 * 1024), "uploading the jar as {name}");
     let started = Instant::now();
     let jar_id = client
-        .upload_jar_with_progress(&s.jar, &name, progress_bar())
+        .upload_jar_with_progress(&s.args.jar, &name, progress_bar())
         .await
         .map_err(|e| rest_failure("cannot upload the jar", e))?;
     report.timings_ms.upload = ms(started.elapsed());
@@ -82,13 +84,13 @@ async fn run(
 
     // 3. Run the new jar and check it.
     let run_job = RunJob {
-        entry_class: s.entry_class.clone(),
-        program_args: s.program_args.clone(),
-        parallelism: s.parallelism,
+        entry_class: s.args.entry_class.clone(),
+        program_args: s.args.program_args.clone(),
+        parallelism: s.args.parallelism,
         job_id: None,
         savepoint_path: restore.clone(),
-        allow_non_restored_state: s.allow_non_restored_state,
-        claim_mode: s.claim_mode,
+        allow_non_restored_state: s.args.allow_non_restored_state,
+        claim_mode: s.args.claim_mode.into(),
         flink_configuration: s.flink_conf.clone(),
     };
     let submitted = Instant::now();
@@ -101,9 +103,9 @@ async fn run(
             health::check(
                 client,
                 &new_job,
-                s.startup_timeout,
-                s.stable_for,
-                s.require_checkpoint,
+                s.args.startup_timeout,
+                s.args.stable_for,
+                s.args.require_checkpoint,
             )
             .await
             .map(|h| (after_submit, h))
@@ -122,12 +124,12 @@ async fn run(
             }
             prune_jars(client, s, &jar_id).await;
             tracing::info!("deployed");
-            Ok(Exit::Deployed)
+            Ok(Exit::Ok)
         }
         Err((new_job, why)) => {
             tracing::error!("the new version is unhealthy: {why}");
             if let Some(job) = &new_job {
-                if !s.no_rollback {
+                if !s.args.no_rollback {
                     cancel_quietly(client, job).await;
                 }
             }
@@ -186,7 +188,7 @@ async fn stop_with_savepoint(
         .map(|l| l.target_dir(&s.job_name, time::OffsetDateTime::now_utc()));
     // A savepoint needs every task running; a job just (re)started may still
     // be deploying them (e.g. after an interrupted deploy).
-    let result = match health::wait_running(client, old, s.startup_timeout).await {
+    let result = match health::wait_running(client, old, s.args.startup_timeout).await {
         Err(why) => Err(why),
         Ok(_) => {
             tracing::info!(job_id = %old, target = target.as_deref().unwrap_or("the cluster's default"), "stopping the running job with a savepoint");
@@ -217,22 +219,22 @@ async fn stop_with_savepoint(
             let state = client.job(old).await.map(|d| d.state);
             let what = format!("savepoint of job {old} ({}) failed: {why}", s.job_name);
             Err(match state {
-                Ok(JobState::Running) => Failure::new(
-                    Exit::SavepointFailed,
+                Ok(JobState::Running) => fail(
+                    Exit::OperationFailed,
                     format!("{what}. The job is still RUNNING; nothing was changed."),
                 ),
-                Ok(JobState::Finished) => Failure::new(
-                    Exit::SavepointFailed,
+                Ok(JobState::Finished) => fail(
+                    Exit::OperationFailed,
                     format!(
                         "{what}. The job has FINISHED since (the stop may have completed late): \
                          run flink-deploy again, it restores from the newest savepoint."
                     ),
                 ),
-                Ok(other) => Failure::new(
-                    Exit::SavepointFailed,
+                Ok(other) => fail(
+                    Exit::OperationFailed,
                     format!("{what}. The job is now {other}: check it in the Flink UI before running flink-deploy again."),
                 ),
-                Err(read) => Failure::new(
+                Err(read) => fail(
                     Exit::Unreachable,
                     format!("{what}. Its state cannot be read now ({read}): check it before running flink-deploy again."),
                 ),
@@ -267,10 +269,10 @@ async fn take_stop_savepoint(
     target: Option<&str>,
 ) -> Result<String, String> {
     let result = match client
-        .stop_with_savepoint(old, target, false, s.savepoint_format)
+        .stop_with_savepoint(old, target, false, s.args.savepoint_format.into())
         .await
     {
-        Ok(op) => client.wait_for(&op, s.savepoint_timeout).await,
+        Ok(op) => client.wait_for(&op, s.args.savepoint_timeout).await,
         Err(e) => Err(e),
     };
     match result {
@@ -300,8 +302,8 @@ async fn roll_back(
             restore.map(|p| format!(" (with --from-savepoint {p} if the job is not found running)")).unwrap_or_default()
         )
     };
-    if s.no_rollback {
-        return Err(Failure::new(
+    if s.args.no_rollback {
+        return Err(fail(
             Exit::ManualAction,
             format!(
                 "the new version is unhealthy: {why}. It was left as it is (--no-rollback). {}",
@@ -311,12 +313,12 @@ async fn roll_back(
     }
     let Some(previous) = plan.previous_jar.as_ref().map(|j| JarId::new(j.clone())) else {
         if matches!(plan.start, Start::Fresh { .. }) {
-            return Err(Failure::new(
+            return Err(fail(
                 Exit::RolledBack,
                 format!("the new version is unhealthy: {why}. It was cancelled; there is no previous version to go back to."),
             ));
         }
-        return Err(Failure::new(
+        return Err(fail(
             Exit::ManualAction,
             format!(
                 "the new version is unhealthy: {why}. It was cancelled, and no previous jar of '{}' is on the JobManager to roll back to. \
@@ -329,20 +331,20 @@ async fn roll_back(
     let _ = client.delete_jar(new_jar).await;
     tracing::warn!(jar = %previous, "rolling back to the previous jar{from}");
     let job = client.run_jar(&previous, run_job).await.map_err(|e| {
-        Failure::new(
+        fail(
             Exit::ManualAction,
             format!("the new version is unhealthy: {why}. Rolling back failed: {e}. Nothing of '{}' runs now. {}", s.job_name, by_hand(previous.as_str())),
         )
     })?;
     report.rollback_job_id = Some(job.to_string());
-    match health::wait_running(client, &job, s.startup_timeout).await {
-        Ok(_) => Err(Failure::new(
+    match health::wait_running(client, &job, s.args.startup_timeout).await {
+        Ok(_) => Err(fail(
             Exit::RolledBack,
             format!(
                 "the new version is unhealthy: {why}. Rolled back: job {job} runs the previous jar {previous}{from}."
             ),
         )),
-        Err(rollback_why) => Err(Failure::new(
+        Err(rollback_why) => Err(fail(
             Exit::ManualAction,
             format!(
                 "the new version is unhealthy: {why}. The rollback job {job} (jar {previous}{from}) is unhealthy too: {rollback_why}. {}",
@@ -381,7 +383,7 @@ async fn prune_jars(client: &FlinkClient, s: &Settings, new_jar: &JarId) {
             return;
         }
     };
-    let keep = s.keep_jars as usize;
+    let keep = s.args.keep_jars as usize;
     let mut kept = 1;
     for jar in jars.iter().filter(|j| &j.id != new_jar) {
         if kept < keep {

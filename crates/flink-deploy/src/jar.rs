@@ -1,7 +1,7 @@
 //! Checking the job's jar before anything touches the cluster.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What we know of a jar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,45 +12,78 @@ pub struct JarInfo {
     pub main_class: Option<String>,
 }
 
+/// Why the jar cannot be deployed (exit 2, nothing touched).
+#[derive(Debug, thiserror::Error)]
+pub enum JarError {
+    /// No file at the path.
+    #[error("the jar {} does not exist (set --jar or FLINK_JOB_JAR; job images put it at /opt/flink-job/job.jar)", .0.display())]
+    Missing(PathBuf),
+    /// The file cannot be read.
+    #[error("cannot read the jar {}: {source}", .path.display())]
+    Unreadable {
+        /// The jar.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a zip archive.
+    #[error("{} is not a jar (not a zip archive: {source})", .path.display())]
+    NotAJar {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: zip::result::ZipError,
+    },
+    /// No main class anywhere.
+    #[error("{} names no Main-Class in its manifest: pass --entry-class", .0.display())]
+    NoMainClass(PathBuf),
+    /// `--entry-class` is not in the jar.
+    #[error("--entry-class {class}: {} has no {class_file}", .path.display())]
+    NoEntryClass {
+        /// The jar.
+        path: PathBuf,
+        /// The class.
+        class: String,
+        /// The file it would be.
+        class_file: String,
+    },
+}
+
 /// Checks that `path` is a readable jar with a main class (in its manifest,
 /// or `entry_class`).
-pub fn inspect(path: &Path, entry_class: Option<&str>) -> Result<JarInfo, String> {
+pub fn inspect(path: &Path, entry_class: Option<&str>) -> Result<JarInfo, JarError> {
+    let unreadable = |source| JarError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!(
-            "the jar {} does not exist (set --jar or FLINK_JOB_JAR; job images put it at /opt/flink-job/job.jar)",
-            path.display()
-        ),
-        _ => format!("cannot read the jar {}: {e}", path.display()),
+        std::io::ErrorKind::NotFound => JarError::Missing(path.to_path_buf()),
+        _ => unreadable(e),
     })?;
-    let size = file
-        .metadata()
-        .map_err(|e| format!("cannot read the jar {}: {e}", path.display()))?
-        .len();
-    let mut archive = zip::ZipArchive::new(file)
-        .map_err(|e| format!("{} is not a jar (not a zip archive: {e})", path.display()))?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    let mut archive = zip::ZipArchive::new(file).map_err(|source| JarError::NotAJar {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let main_class = match archive.by_name("META-INF/MANIFEST.MF") {
         Ok(mut manifest) => {
             let mut text = String::new();
-            manifest
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read the manifest of {}: {e}", path.display()))?;
+            manifest.read_to_string(&mut text).map_err(unreadable)?;
             manifest_main_class(&text)
         }
         Err(_) => None,
     };
     if main_class.is_none() && entry_class.is_none() {
-        return Err(format!(
-            "{} names no Main-Class in its manifest: pass --entry-class",
-            path.display()
-        ));
+        return Err(JarError::NoMainClass(path.to_path_buf()));
     }
     if let Some(class) = entry_class {
         let class_file = format!("{}.class", class.replace('.', "/"));
         if archive.by_name(&class_file).is_err() {
-            return Err(format!(
-                "--entry-class {class}: {} has no {class_file}",
-                path.display()
-            ));
+            return Err(JarError::NoEntryClass {
+                path: path.to_path_buf(),
+                class: class.to_string(),
+                class_file,
+            });
         }
     }
     Ok(JarInfo { size, main_class })
@@ -114,20 +147,25 @@ mod tests {
             &["com/example/Job.class"],
         );
         let err = inspect(&path, None).unwrap_err();
-        assert!(err.contains("--entry-class"), "{err}");
+        assert!(matches!(err, JarError::NoMainClass(_)), "{err}");
+        assert!(err.to_string().contains("--entry-class"), "{err}");
         assert!(inspect(&path, Some("com.example.Job")).is_ok());
         let err = inspect(&path, Some("com.example.Typo")).unwrap_err();
-        assert!(err.contains("com/example/Typo.class"), "{err}");
+        assert!(
+            matches!(&err, JarError::NoEntryClass { class_file, .. } if class_file == "com/example/Typo.class"),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_and_non_jars_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let err = inspect(&dir.path().join("nope.jar"), None).unwrap_err();
-        assert!(err.contains("does not exist"), "{err}");
+        assert!(matches!(err, JarError::Missing(_)), "{err}");
+        assert!(err.to_string().contains("does not exist"), "{err}");
         let text = dir.path().join("text.jar");
         std::fs::write(&text, "hello").unwrap();
         let err = inspect(&text, Some("x.Y")).unwrap_err();
-        assert!(err.contains("is not a jar"), "{err}");
+        assert!(matches!(err, JarError::NotAJar { .. }), "{err}");
     }
 }

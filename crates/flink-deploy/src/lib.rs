@@ -15,10 +15,12 @@ mod plan;
 mod settings;
 mod status;
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
-use flink_ops_cli::init_logging;
+use clap::Parser as _;
+use flink_ops_cli::{init_logging, Scrubber};
 
 use crate::cli::{Cli, Command, Output};
 use crate::outcome::{Exit, Failure};
@@ -26,122 +28,126 @@ use crate::settings::Settings;
 
 pub use outcome::Exit as ExitStatus;
 
+/// What a command printed: its exit code, its text and its JSON.
+struct Printed {
+    exit: Exit,
+    text: String,
+    json: serde_json::Value,
+}
+
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
-    let matches = match Cli::command().try_get_matches() {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                Exit::Invalid.into()
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
-    };
-    let cli = match Cli::from_arg_matches(&matches) {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let vars = flink_ops_cli::process_vars();
+    let mut scrubber = Scrubber::new(&argv, vars.clone());
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return Exit::Invalid.into();
-        }
+        Err(e) => return flink_ops_cli::print_clap_error(&e, &scrubber),
     };
-    let sub_matches = matches
-        .subcommand()
-        .map(|(_, m)| m.clone())
-        .expect("a subcommand is required");
-    let (common, output) = match &cli.command {
-        Command::Deploy(a) | Command::Plan(a) => (&a.common, a.common.output),
-        Command::Status(a) => (&a.common, a.common.output),
+    let env: BTreeMap<String, String> = vars.into_iter().collect();
+    let output = match &cli.command {
+        Command::Deploy(a) | Command::Plan(a) => a.common.output,
+        Command::Status(a) => a.common.output,
     };
-    init_logging(common.log_format, "info");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let (exit, text, json) = runtime.block_on(run(cli.command, &sub_matches));
-    match output {
-        Output::Text => {
-            if !text.is_empty() {
-                println!("{text}");
-            }
-        }
-        Output::Json => println!("{json}"),
+    let result = run(cli, &argv, &env, &mut scrubber);
+    match (&result, output) {
+        (Ok(printed), Output::Text) if !printed.text.is_empty() => println!("{}", printed.text),
+        (Ok(printed), Output::Json) => println!("{}", printed.json),
+        (Err(f), Output::Json) => println!(
+            "{}",
+            serde_json::json!({ "outcome": "failed", "exit_code": flink_ops_cli::ExitStatus::code(f.exit), "message": f.to_string() })
+        ),
+        _ => {}
     }
-    exit.into()
+    flink_ops_cli::finish(result.map(|printed| printed.exit))
 }
 
-/// Runs a command: its exit code, its text and its JSON output.
-async fn run(command: Command, matches: &clap::ArgMatches) -> (Exit, String, serde_json::Value) {
-    match command {
+/// Resolves the settings, sets up logging and runs the command.
+fn run(
+    cli: Cli,
+    argv: &[OsString],
+    env: &BTreeMap<String, String>,
+    scrubber: &mut Scrubber,
+) -> Result<Printed, Failure> {
+    match cli.command {
         Command::Status(args) => {
-            let url = args.common.rest.jobmanager_url.clone();
-            let result = match url {
-                None => Err(Failure::invalid(
-                    "no JobManager URL: pass --jobmanager-url or set FLINK_JOBMANAGER_URL",
-                )),
-                Some(url) => match args.common.rest.client_or(&url) {
-                    Ok(client) => status::status(&client).await,
-                    Err(e) => Err(Failure::invalid(e.to_string())),
-                },
-            };
-            match result {
-                Ok(jobs) => (
-                    Exit::Deployed,
-                    status::text(&jobs),
-                    serde_json::json!({ "jobs": jobs }),
-                ),
-                Err(f) => failed(f),
-            }
+            init_logging(args.common.log.log_format, "info");
+            let url = args
+                .common
+                .rest
+                .jobmanager_url
+                .clone()
+                .ok_or(settings::SettingsError::NoUrl)
+                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let client = args
+                .common
+                .rest
+                .client_or(&url)
+                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let jobs = flink_ops_cli::runtime(Exit::Failure)?.block_on(status::status(&client))?;
+            Ok(Printed {
+                exit: Exit::Ok,
+                text: status::text(&jobs),
+                json: serde_json::json!({ "jobs": jobs }),
+            })
         }
-        Command::Plan(args) => match prepare(args, matches).await {
-            Ok((_, settings, _, plan)) => {
-                let text = plan.text(&settings);
-                (
-                    Exit::Deployed,
-                    text,
-                    serde_json::to_value(&plan).unwrap_or_default(),
-                )
-            }
-            Err(f) => failed(f),
-        },
-        Command::Deploy(args) => match prepare(args, matches).await {
-            Ok((client, settings, jar, plan)) => {
-                let (report, exit) = deploy::deploy(&client, &settings, &jar, plan).await;
-                if let Some(message) = &report.message {
-                    tracing::error!("{message}");
-                }
-                let json = serde_json::to_value(&report).unwrap_or_default();
-                (exit, report.text(), json)
-            }
-            Err(f) => failed(f),
-        },
+        Command::Plan(first) => deploy_or_plan(&first, false, argv, env, scrubber),
+        Command::Deploy(first) => deploy_or_plan(&first, true, argv, env, scrubber),
     }
 }
 
-fn failed(f: Failure) -> (Exit, String, serde_json::Value) {
-    tracing::error!("{}", f.message);
-    let json =
-        serde_json::json!({ "outcome": "failed", "exit_code": f.exit as u8, "message": f.message });
-    (f.exit, String::new(), json)
+/// `deploy`, or with `deploying` false, `plan`.
+fn deploy_or_plan(
+    first: &cli::DeployArgs,
+    deploying: bool,
+    argv: &[OsString],
+    env: &BTreeMap<String, String>,
+    scrubber: &mut Scrubber,
+) -> Result<Printed, Failure> {
+    let subcommand = if deploying { "deploy" } else { "plan" };
+    let settings = Settings::resolve(first, subcommand, argv, env, scrubber);
+    let log_format = match &settings {
+        Ok(s) => s.args.common.log.log_format,
+        Err(_) => first.common.log.log_format,
+    };
+    init_logging(log_format, "info");
+    let settings = settings.map_err(|e| Failure::new(Exit::Usage, e))?;
+    let runtime = flink_ops_cli::runtime(Exit::Failure)?;
+    runtime.block_on(async {
+        let (client, jar, plan) = prepare(&settings).await?;
+        if !deploying {
+            return Ok(Printed {
+                exit: Exit::Ok,
+                text: plan.text(&settings),
+                json: serde_json::to_value(&plan).unwrap_or_default(),
+            });
+        }
+        let (report, exit) = deploy::deploy(&client, &settings, &jar, plan).await;
+        if let Some(message) = &report.message {
+            tracing::error!("{message}");
+        }
+        Ok(Printed {
+            exit,
+            text: report.text(),
+            json: serde_json::to_value(&report).unwrap_or_default(),
+        })
+    })
 }
 
-/// Everything before the first change: settings, the jar, the cluster, the plan.
+/// Everything before the first change: the jar, the cluster, the plan.
 async fn prepare(
-    args: cli::DeployArgs,
-    matches: &clap::ArgMatches,
-) -> Result<(flink_rest::FlinkClient, Settings, jar::JarInfo, plan::Plan), Failure> {
-    let settings = Settings::resolve(args, matches).map_err(Failure::invalid)?;
-    let jar =
-        jar::inspect(&settings.jar, settings.entry_class.as_deref()).map_err(Failure::invalid)?;
-    let client = flink_rest::FlinkClient::new(settings.rest.client_config(settings.url.clone()))
-        .map_err(|e| Failure::invalid(e.to_string()))?;
+    settings: &Settings,
+) -> Result<(flink_rest::FlinkClient, jar::JarInfo, plan::Plan), Failure> {
+    let args = &settings.args;
+    let jar = jar::inspect(&args.jar, args.entry_class.as_deref())
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+    let client = flink_rest::FlinkClient::new(args.common.rest.client_config(settings.url.clone()))
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
     let version = client
         .version()
         .await
         .map_err(|e| outcome::rest_failure("cannot reach the JobManager", e))?;
     tracing::info!(jobmanager = %client.url(), flink = %version, job = %settings.job_name, "connected");
-    let plan = plan::make_plan(&client, &settings).await?;
-    Ok((client, settings, jar, plan))
+    let plan = plan::make_plan(&client, settings).await?;
+    Ok((client, jar, plan))
 }

@@ -1,58 +1,29 @@
 //! Exit codes, failures and the report printed at the end.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
 
-/// The documented exit codes (see `--help`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Exit {
-    /// Deployed.
-    Deployed = 0,
-    /// Invalid input or an ambiguous situation; nothing was touched.
-    Invalid = 2,
-    /// The JobManager is unreachable or answered unexpectedly.
-    Unreachable = 3,
-    /// The savepoint failed; the old job still runs.
-    SavepointFailed = 4,
-    /// The new version was unhealthy and was rolled back.
-    RolledBack = 5,
-    /// Manual action needed.
-    ManualAction = 6,
-}
-
-impl From<Exit> for ExitCode {
-    fn from(e: Exit) -> Self {
-        ExitCode::from(e as u8)
+flink_ops_cli::exit_codes! {
+    /// How `flink-deploy` ends (`--help` and the README show this table).
+    pub enum Exit {
+        /// Rolled back.
+        RolledBack = 5 => "the new release was unhealthy and was rolled back (the message names the savepoint)",
+        /// Manual action needed.
+        ManualAction = 6 => "manual action needed: rollback failed or was disabled (the message says what to run)",
     }
 }
 
-/// Why a command stopped early: its exit code and a message for a person.
-#[derive(Debug)]
-pub struct Failure {
-    pub exit: Exit,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
-        Self {
-            exit,
-            message: message.into(),
-        }
-    }
-
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(Exit::Invalid, message)
-    }
-}
+/// Why a command stopped early: its exit code and the error chain.
+pub type Failure = flink_ops_cli::Failure<Exit>;
 
 /// A REST error of a step that changes nothing yet: the JobManager is
 /// unreachable or answered unexpectedly (exit 3).
 pub fn rest_failure(doing: &str, e: flink_rest::Error) -> Failure {
-    Failure::new(Exit::Unreachable, format!("{doing}: {e}"))
+    Failure::new(
+        Exit::Unreachable,
+        anyhow::Error::new(e).context(doing.to_string()),
+    )
 }
 
 /// What happened, for people (text) and CI (JSON).

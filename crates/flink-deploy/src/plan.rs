@@ -5,7 +5,7 @@ use flink_rest::{FlinkClient, JarFile, JobOverview};
 use savepoint_layout::job_folder;
 use serde::Serialize;
 
-use crate::outcome::{rest_failure, Failure};
+use crate::outcome::{rest_failure, Exit, Failure};
 use crate::settings::Settings;
 
 /// How the new version starts.
@@ -18,6 +18,51 @@ pub enum Start {
     Restore { path: String, found_in: String },
     /// Nothing runs and nothing to restore.
     Fresh { why: String },
+}
+
+/// Why a deploy refuses to start (exit 2, nothing touched).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// More than one active job has the name.
+    #[error("{count} jobs named '{job_name}' are active: {jobs}. flink-deploy cannot tell which one to update; \
+             cancel all but one (with a savepoint), then run it again. Nothing was changed.")]
+    AmbiguousJobs {
+        /// The name.
+        job_name: String,
+        /// Their ids and states.
+        jobs: String,
+        /// How many.
+        count: usize,
+    },
+    /// `--from-savepoint` while the job runs.
+    #[error(
+        "--from-savepoint {path} is for a job that is not running, but '{job_name}' is {job}: \
+             an update restores from the savepoint taken when stopping it. Drop --from-savepoint, \
+             or stop the job first. Nothing was changed."
+    )]
+    RestoreWhileActive {
+        /// The path given.
+        path: String,
+        /// The name.
+        job_name: String,
+        /// Its state and id.
+        job: String,
+    },
+    /// The job ran before, and nothing to restore was found.
+    #[error("'{job_name}' ran before ({evidence}) but no savepoint to restore was found{searched}: refusing to start it without its state. \
+             Pass --from-savepoint PATH, or --allow-fresh-start to start with empty state. Nothing was changed.")]
+    NoRestorePoint {
+        /// The name.
+        job_name: String,
+        /// What shows it ran before.
+        evidence: String,
+        /// Where savepoints were looked for.
+        searched: String,
+    },
+}
+
+fn refused(refusal: Refusal) -> Failure {
+    Failure::new(Exit::Usage, refusal)
 }
 
 /// What a deploy will do.
@@ -92,22 +137,19 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
     let active: Vec<&JobOverview> = jobs.iter().filter(|j| j.state.is_active()).collect();
 
     if active.len() > 1 {
-        return Err(Failure::invalid(format!(
-            "{} jobs named '{}' are active: {}. flink-deploy cannot tell which one to update; \
-             cancel all but one (with a savepoint), then run it again. Nothing was changed.",
-            active.len(),
-            s.job_name,
-            describe(&active)
-        )));
+        return Err(refused(Refusal::AmbiguousJobs {
+            job_name: s.job_name.clone(),
+            jobs: describe(&active),
+            count: active.len(),
+        }));
     }
     if let Some(job) = active.first() {
-        if let Some(path) = &s.from_savepoint {
-            return Err(Failure::invalid(format!(
-                "--from-savepoint {path} is for a job that is not running, but '{}' is {} as {}: \
-                 an update restores from the savepoint taken when stopping it. Drop --from-savepoint, \
-                 or stop the job first. Nothing was changed.",
-                s.job_name, job.state, job.jid
-            )));
+        if let Some(path) = &s.args.from_savepoint {
+            return Err(refused(Refusal::RestoreWhileActive {
+                path: path.clone(),
+                job_name: s.job_name.clone(),
+                job: format!("{} as {}", job.state, job.jid),
+            }));
         }
         return Ok(Plan {
             start: Start::Update {
@@ -118,7 +160,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
         });
     }
 
-    if let Some(path) = &s.from_savepoint {
+    if let Some(path) = &s.args.from_savepoint {
         return Ok(Plan {
             start: Start::Restore {
                 path: path.clone(),
@@ -195,7 +237,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             previous_jar,
         });
     }
-    if s.allow_fresh_start {
+    if s.args.allow_fresh_start {
         return Ok(Plan {
             start: Start::Fresh {
                 why: format!("--allow-fresh-start although {}", ran_before.join("; ")),
@@ -203,23 +245,22 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             previous_jar,
         });
     }
-    Err(Failure::invalid(format!(
-        "'{}' ran before ({}) but no savepoint to restore was found{}: refusing to start it without its state. \
-         Pass --from-savepoint PATH, or --allow-fresh-start to start with empty state. Nothing was changed.",
-        s.job_name,
-        ran_before.join("; "),
-        s.layout
+    Err(refused(Refusal::NoRestorePoint {
+        job_name: s.job_name.clone(),
+        evidence: ran_before.join("; "),
+        searched: s
+            .layout
             .as_ref()
             .map(|l| format!(" under {}", l.job_dir(&s.job_name)))
             .unwrap_or_else(|| " (no --savepoint-dir given)".into()),
-    )))
+    }))
 }
 
 impl Plan {
     pub fn text(&self, s: &Settings) -> String {
         let mut steps = vec![format!(
             "upload {} as a new jar of '{}'",
-            s.jar.display(),
+            s.args.jar.display(),
             s.job_name
         )];
         let target = s
@@ -241,22 +282,25 @@ impl Plan {
         }
         steps.push(format!(
             "wait until all its tasks run (up to {}), then watch it for {}{}",
-            humantime::format_duration(s.startup_timeout),
-            humantime::format_duration(s.stable_for),
-            if s.require_checkpoint {
+            humantime::format_duration(s.args.startup_timeout),
+            humantime::format_duration(s.args.stable_for),
+            if s.args.require_checkpoint {
                 " and one completed checkpoint"
             } else {
                 ""
             }
         ));
-        steps.push(match (&self.previous_jar, s.no_rollback) {
+        steps.push(match (&self.previous_jar, s.args.no_rollback) {
             (_, true) => "if unhealthy: leave it (--no-rollback)".into(),
             (Some(jar), false) => {
                 format!("if unhealthy: cancel it and run {jar} from the same savepoint")
             }
             (None, false) => "if unhealthy: cancel it (no previous jar to roll back to)".into(),
         });
-        steps.push(format!("keep this job's newest {} jar(s)", s.keep_jars));
+        steps.push(format!(
+            "keep this job's newest {} jar(s)",
+            s.args.keep_jars
+        ));
         steps
             .iter()
             .enumerate()

@@ -1,314 +1,220 @@
-//! The settings of one deploy: flags, then the spec file, then the environment.
+//! The settings of one deploy, from four layers: flag > environment > spec file > default.
+//!
+//! Every setting is one clap argument of [`DeployArgs`]: its long name is its key in the spec
+//! file, its `env =` its variable. [`flink_ops_cli::layered`] makes the environment's and the
+//! file's values the arguments' defaults, so clap applies the precedence and each value is checked
+//! by the flag's own parser. What is left here is what no single flag can check.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use clap::parser::ValueSource;
-use clap::ArgMatches;
-use flink_ops_cli::{parse_duration, RestArgs};
-use flink_rest::{ClaimMode, SavepointFormat};
+use clap::{CommandFactory, FromArgMatches};
+use flink_ops_cli::layered::{apply_layers, FileValue, LayerError};
+use flink_ops_cli::Scrubber;
 use savepoint_layout::SavepointLayout;
-use serde::Deserialize;
 use url::Url;
 
-use crate::cli::{ClaimModeArg, DeployArgs, FormatArg};
+use crate::cli::{Cli, Command, DeployArgs};
 
 /// Everything a deploy needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub rest: RestArgs,
+    /// Every flag, merged from the four layers.
+    pub args: DeployArgs,
+    /// `--jobmanager-url`, checked.
     pub url: Url,
+    /// `--job-name`, present.
     pub job_name: String,
-    pub jar: PathBuf,
-    pub entry_class: Option<String>,
-    pub parallelism: Option<u32>,
+    /// `--savepoint-dir`, parsed.
     pub layout: Option<SavepointLayout>,
-    pub from_savepoint: Option<String>,
-    pub allow_non_restored_state: bool,
-    pub allow_fresh_start: bool,
-    pub claim_mode: ClaimMode,
-    pub savepoint_format: SavepointFormat,
-    pub savepoint_timeout: Duration,
-    pub startup_timeout: Duration,
-    pub stable_for: Duration,
-    pub require_checkpoint: bool,
-    pub no_rollback: bool,
-    pub keep_jars: u32,
+    /// `--flink-conf`, as the run request sends it.
     pub flink_conf: BTreeMap<String, String>,
-    pub program_args: Vec<String>,
 }
 
-/// A deploy spec file: the flags' long names as keys.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct Spec {
-    jobmanager_url: Option<String>,
-    job_name: Option<String>,
-    jar: Option<PathBuf>,
-    entry_class: Option<String>,
-    parallelism: Option<u32>,
-    savepoint_dir: Option<String>,
-    from_savepoint: Option<String>,
-    allow_non_restored_state: Option<bool>,
-    allow_fresh_start: Option<bool>,
-    claim_mode: Option<ClaimModeArg>,
-    savepoint_format: Option<FormatArg>,
-    savepoint_timeout: Option<String>,
-    startup_timeout: Option<String>,
-    stable_for: Option<String>,
-    require_checkpoint: Option<bool>,
-    no_rollback: Option<bool>,
-    keep_jars: Option<u32>,
-    flink_conf: Option<BTreeMap<String, serde_yaml_ng::Value>>,
-    program_args: Option<Vec<String>>,
-    ca_cert: Option<PathBuf>,
-    client_cert: Option<PathBuf>,
-    client_key: Option<PathBuf>,
+/// Why the settings are invalid (exit 2, nothing touched).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The spec file cannot be read.
+    #[error("cannot read the deploy spec {}: {source}", .path.display())]
+    SpecUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The spec file is not a map of settings.
+    #[error("deploy spec {}: {why}", .path.display())]
+    SpecInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// A value of the environment or the spec file is refused (the message is scrubbed).
+    #[error("{0}")]
+    Layer(String),
+    /// No JobManager URL in any layer.
+    #[error("no JobManager URL: pass --jobmanager-url or set FLINK_JOBMANAGER_URL")]
+    NoUrl,
+    /// The URL is not http(s) with a host.
+    #[error("'{0}' is not a JobManager URL: it must be http:// or https:// with a host")]
+    BadUrl(flink_rest::RedactedUrl),
+    /// No job name in any layer.
+    #[error("no job name: pass --job-name or set FLINK_JOB_NAME")]
+    NoJobName,
+    /// Half a client identity.
+    #[error("client-cert and client-key go together")]
+    HalfClientIdentity,
+    /// The savepoint root is not usable.
+    #[error(transparent)]
+    Layout(#[from] savepoint_layout::LayoutError),
+    /// The command line itself (clap's message, scrubbed).
+    #[error("{0}")]
+    CommandLine(String),
 }
 
-const SPEC_KEYS: &[&str] = &[
-    "jobmanager-url",
-    "job-name",
-    "jar",
-    "entry-class",
-    "parallelism",
-    "savepoint-dir",
-    "from-savepoint",
-    "allow-non-restored-state",
-    "allow-fresh-start",
-    "claim-mode",
-    "savepoint-format",
-    "savepoint-timeout",
-    "startup-timeout",
-    "stable-for",
-    "require-checkpoint",
-    "no-rollback",
-    "keep-jars",
-    "flink-conf",
-    "program-args",
-    "ca-cert",
-    "client-cert",
-    "client-key",
-];
-
-impl Spec {
-    fn load(path: &Path) -> Result<Spec, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the deploy spec {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("deploy spec {}: {e}", path.display()))
-    }
-
-    fn parse(text: &str) -> Result<Spec, String> {
-        let value: serde_yaml_ng::Value =
-            serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
-        let map = match value {
-            serde_yaml_ng::Value::Null => return Ok(Spec::default()),
-            serde_yaml_ng::Value::Mapping(map) => map,
-            _ => return Err("must be a map of settings (job-name: orders, ...)".into()),
-        };
-        for key in map.keys() {
-            let key = key.as_str().ok_or("every key must be a string")?;
-            if !SPEC_KEYS.contains(&key) {
-                return Err(unknown_key(key));
-            }
-        }
-        serde_yaml_ng::from_value(serde_yaml_ng::Value::Mapping(map)).map_err(|e| e.to_string())
-    }
-}
-
-fn unknown_key(key: &str) -> String {
-    let normalized = key.replace('_', "-");
-    let closest = SPEC_KEYS
-        .iter()
-        .map(|k| (strsim::jaro_winkler(&normalized, k), k))
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match closest {
-        Some((score, k)) if score > 0.8 => format!("unknown key '{key}': did you mean '{k}'?"),
-        _ => format!("unknown key '{key}'; valid keys: {}", SPEC_KEYS.join(", ")),
-    }
-}
-
-/// Picks the flag when it was given on the command line, else the file's
-/// value, else the flag's (environment or default).
-fn pick<T>(matches: &ArgMatches, id: &str, flag: T, file: Option<T>) -> T {
-    if matches.value_source(id) == Some(ValueSource::CommandLine) {
-        flag
-    } else {
-        file.unwrap_or(flag)
-    }
-}
-
-fn duration(
-    matches: &ArgMatches,
-    id: &str,
-    flag: Duration,
-    file: Option<String>,
-) -> Result<Duration, String> {
-    let file = file
-        .map(|s| parse_duration(&s).map_err(|e| format!("{}: {e}", id.replace('_', "-"))))
-        .transpose()?;
-    Ok(pick(matches, id, flag, file))
-}
+/// Keys of the spec file that no flag of the file can set.
+const NOT_IN_SPEC: &[&str] = &["config-file"];
 
 impl Settings {
-    /// Merges the flags (`matches` says which were typed) with the spec file
-    /// and validates what can be checked without the cluster.
-    pub fn resolve(args: DeployArgs, matches: &ArgMatches) -> Result<Settings, String> {
-        let spec = match &args.config_file {
-            Some(path) => Spec::load(path)?,
-            None => Spec::default(),
+    /// Resolves the settings of `deploy` or `plan` from the command line `argv`, the variables
+    /// `env` and the spec file the layers name (`--config-file`). `first` is the command line
+    /// parsed as it is, which says which spec file to read.
+    pub fn resolve(
+        first: &DeployArgs,
+        subcommand: &str,
+        argv: &[OsString],
+        env: &BTreeMap<String, String>,
+        scrubber: &mut Scrubber,
+    ) -> Result<Settings, SettingsError> {
+        let spec = match &first.config_file {
+            Some(path) => load_spec(path)?,
+            None => BTreeMap::new(),
         };
-        let m = matches;
-        let mut rest = args.common.rest;
-        let url = match pick(
-            m,
-            "jobmanager_url",
-            rest.jobmanager_url.clone().map(|u| u.to_string()),
-            spec.jobmanager_url.map(Some),
-        ) {
-            Some(url) => parse_url(&url)?,
-            None => {
-                return Err(
-                    "no JobManager URL: pass --jobmanager-url or set FLINK_JOBMANAGER_URL".into(),
-                )
+        for key in ["jobmanager-url", "header"] {
+            for value in spec.get(key).map(values).unwrap_or_default() {
+                scrubber.add_url(value);
+                if key == "header" {
+                    scrubber.add_header(value);
+                }
             }
+        }
+        let origin = first
+            .config_file
+            .as_ref()
+            .map(|p| format!("deploy spec {}", p.display()))
+            .unwrap_or_default();
+        let sub = Cli::command()
+            .find_subcommand(subcommand)
+            .cloned()
+            .expect("deploy and plan are subcommands");
+        let layered = apply_layers(
+            sub,
+            &|name| env.get(name).cloned(),
+            &spec,
+            &origin,
+            NOT_IN_SPEC,
+        )
+        .map_err(|e: LayerError| SettingsError::Layer(scrubber.scrub(&e.to_string())))?;
+        let matches = Cli::command()
+            .mut_subcommand(subcommand, move |_| layered)
+            .try_get_matches_from(argv)
+            .map_err(|e| SettingsError::CommandLine(scrubber.scrub(&e.render().to_string())))?;
+        let cli = Cli::from_arg_matches(&matches)
+            .map_err(|e| SettingsError::CommandLine(scrubber.scrub(&e.to_string())))?;
+        let (Command::Deploy(args) | Command::Plan(args)) = cli.command else {
+            unreachable!("{subcommand} parses as deploy or plan")
         };
-        rest.ca_cert = pick(m, "ca_cert", rest.ca_cert, spec.ca_cert.map(Some));
-        rest.client_cert = pick(
-            m,
-            "client_cert",
-            rest.client_cert,
-            spec.client_cert.map(Some),
-        );
-        rest.client_key = pick(m, "client_key", rest.client_key, spec.client_key.map(Some));
+        Self::validate(args)
+    }
+
+    /// What no single flag can check.
+    fn validate(args: DeployArgs) -> Result<Settings, SettingsError> {
+        let rest = &args.common.rest;
+        let url = rest.jobmanager_url.clone().ok_or(SettingsError::NoUrl)?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(SettingsError::BadUrl(flink_rest::RedactedUrl::new(url)));
+        }
         if rest.client_cert.is_some() != rest.client_key.is_some() {
-            return Err("client-cert and client-key go together".into());
+            return Err(SettingsError::HalfClientIdentity);
         }
-        let job_name = pick(m, "job_name", args.job_name, spec.job_name.map(Some))
-            .ok_or("no job name: pass --job-name or set FLINK_JOB_NAME")?;
-        if job_name.trim().is_empty() {
-            return Err("the job name is empty".into());
-        }
-        let savepoint_dir = pick(
-            m,
-            "savepoint_dir",
-            args.savepoint_dir,
-            spec.savepoint_dir.map(Some),
-        );
-        let layout = savepoint_dir
+        let job_name = args.job_name.clone().ok_or(SettingsError::NoJobName)?;
+        let layout = args
+            .savepoint_dir
             .as_deref()
             .map(SavepointLayout::new)
-            .transpose()
-            .map_err(|e| e.to_string())?;
-        let flink_conf = match spec.flink_conf {
-            Some(file) if m.value_source("flink_conf") != Some(ValueSource::CommandLine) => file
-                .into_iter()
-                .map(|(k, v)| {
-                    scalar_string(&v).map(|v| (k.clone(), v)).ok_or(format!(
-                        "flink-conf.{k}: the value must be a string, number or boolean"
-                    ))
-                })
-                .collect::<Result<_, _>>()?,
-            _ => args.flink_conf.into_iter().collect(),
-        };
-        let program_args = if args.program_args.is_empty() {
-            spec.program_args.unwrap_or_default()
-        } else {
-            args.program_args
-        };
-        let settings = Settings {
+            .transpose()?;
+        let flink_conf = args.flink_conf.iter().cloned().collect();
+        Ok(Settings {
+            args,
             url,
             job_name,
-            jar: pick(m, "jar", args.jar, spec.jar),
-            entry_class: pick(
-                m,
-                "entry_class",
-                args.entry_class,
-                spec.entry_class.map(Some),
-            ),
-            parallelism: pick(
-                m,
-                "parallelism",
-                args.parallelism,
-                spec.parallelism.map(Some),
-            ),
             layout,
-            from_savepoint: pick(
-                m,
-                "from_savepoint",
-                args.from_savepoint,
-                spec.from_savepoint.map(Some),
-            ),
-            allow_non_restored_state: pick(
-                m,
-                "allow_non_restored_state",
-                args.allow_non_restored_state,
-                spec.allow_non_restored_state,
-            ),
-            allow_fresh_start: pick(
-                m,
-                "allow_fresh_start",
-                args.allow_fresh_start,
-                spec.allow_fresh_start,
-            ),
-            claim_mode: pick(m, "claim_mode", args.claim_mode, spec.claim_mode).into(),
-            savepoint_format: pick(
-                m,
-                "savepoint_format",
-                args.savepoint_format,
-                spec.savepoint_format,
-            )
-            .into(),
-            savepoint_timeout: duration(
-                m,
-                "savepoint_timeout",
-                args.savepoint_timeout,
-                spec.savepoint_timeout,
-            )?,
-            startup_timeout: duration(
-                m,
-                "startup_timeout",
-                args.startup_timeout,
-                spec.startup_timeout,
-            )?,
-            stable_for: duration(m, "stable_for", args.stable_for, spec.stable_for)?,
-            require_checkpoint: pick(
-                m,
-                "require_checkpoint",
-                args.require_checkpoint,
-                spec.require_checkpoint,
-            ),
-            no_rollback: pick(m, "no_rollback", args.no_rollback, spec.no_rollback),
-            keep_jars: pick(m, "keep_jars", args.keep_jars, spec.keep_jars),
             flink_conf,
-            program_args,
-            rest,
-        };
-        if settings.keep_jars == 0 {
-            return Err("keep-jars must be at least 1 (the jar of the running job)".into());
-        }
-        if settings.parallelism == Some(0) {
-            return Err("parallelism must be at least 1".into());
-        }
-        Ok(settings)
+        })
     }
 }
 
-fn parse_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s).map_err(|e| {
-        format!("'{s}' is not a JobManager URL ({e}); write e.g. http://10.0.0.2:8081")
+fn values(v: &FileValue) -> Vec<&str> {
+    match v {
+        FileValue::One(v) => vec![v.as_str()],
+        FileValue::Many(vs) => vs.iter().map(String::as_str).collect(),
+    }
+}
+
+/// Reads a spec file into keys and values (a map such as `flink-conf` becomes `key=value`s).
+fn load_spec(path: &Path) -> Result<BTreeMap<String, FileValue>, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::SpecUnreadable {
+        path: path.to_path_buf(),
+        source,
     })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "'{}' is not a JobManager URL: it must be http:// or https:// with a host",
-            flink_rest::RedactedUrl::new(url)
-        ));
-    }
-    Ok(url)
+    parse_spec(&text).map_err(|why| SettingsError::SpecInvalid {
+        path: path.to_path_buf(),
+        why,
+    })
 }
 
-fn scalar_string(v: &serde_yaml_ng::Value) -> Option<String> {
+fn parse_spec(text: &str) -> Result<BTreeMap<String, FileValue>, String> {
+    use serde_yaml_ng::Value;
+    let map = match serde_yaml_ng::from_str::<Value>(text).map_err(|e| e.to_string())? {
+        Value::Null => return Ok(BTreeMap::new()),
+        Value::Mapping(map) => map,
+        _ => return Err("must be a map of settings (job-name: orders, ...)".into()),
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in map {
+        let key = key
+            .as_str()
+            .ok_or("every key must be a string")?
+            .to_string();
+        let value = match value {
+            Value::Null => continue,
+            Value::Sequence(items) => FileValue::Many(
+                items
+                    .iter()
+                    .map(|v| scalar(v).ok_or(format!("{key}: every item must be a string, number or boolean")))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Mapping(entries) => FileValue::Many(
+                entries
+                    .iter()
+                    .map(|(k, v)| match (k.as_str(), scalar(v)) {
+                        (Some(k), Some(v)) => Ok(format!("{k}={v}")),
+                        _ => Err(format!("{key}: every entry must be 'key: value' with a string, number or boolean")),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => FileValue::One(
+                scalar(&other).ok_or(format!("{key}: must be a string, number, boolean or list"))?,
+            ),
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+fn scalar(v: &serde_yaml_ng::Value) -> Option<String> {
     match v {
         serde_yaml_ng::Value::String(s) => Some(s.clone()),
         serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
@@ -320,129 +226,214 @@ fn scalar_string(v: &serde_yaml_ng::Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::{CommandFactory, FromArgMatches};
+    use std::time::Duration;
 
+    /// Resolves `deploy` with these flags, variables and spec file; the process environment is
+    /// never read.
     fn resolve(
         args: &[&str],
         env: &[(&str, &str)],
         spec: Option<&str>,
-    ) -> Result<Settings, String> {
+    ) -> Result<Settings, SettingsError> {
         let dir = tempfile::tempdir().unwrap();
-        let mut argv: Vec<String> = vec!["flink-deploy".into(), "deploy".into()];
+        let mut argv: Vec<OsString> = vec!["flink-deploy".into(), "deploy".into()];
         if let Some(text) = spec {
             let path = dir.path().join("deploy.yaml");
             std::fs::write(&path, text).unwrap();
             argv.push("--config-file".into());
-            argv.push(path.display().to_string());
+            argv.push(path.into());
         }
-        argv.extend(args.iter().map(|s| s.to_string()));
-        // Environment fallbacks are read by clap; tests pass them by
-        // rewriting the env defaults instead of mutating the process.
-        let mut command = Cli::command();
-        for (var, value) in env {
-            command = command.mut_subcommand("deploy", |sub| {
-                let id = sub
-                    .get_arguments()
-                    .find(|a| a.get_env().is_some_and(|e| e == *var))
-                    .map(|a| a.get_id().clone())
-                    .expect("an arg with that env var");
-                let value: &'static str = Box::leak(value.to_string().into_boxed_str());
-                sub.mut_arg(id, |a| a.env(None::<&str>).default_value(value))
-            });
-        }
-        let matches = command
-            .try_get_matches_from(argv)
-            .map_err(|e| e.to_string())?;
-        let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
-        let Command::Deploy(args) = cli.command else {
+        argv.extend(args.iter().map(OsString::from));
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        // As `main` does: the first parse's errors are scrubbed too.
+        let mut scrubber = Scrubber::new(&argv, env.clone());
+        let first = Cli::try_parse_from(&argv)
+            .map_err(|e| SettingsError::CommandLine(scrubber.scrub(&e.to_string())))?;
+        let Command::Deploy(first) = first.command else {
             unreachable!()
         };
-        Settings::resolve(args, matches.subcommand_matches("deploy").unwrap())
+        Settings::resolve(&first, "deploy", &argv, &env, &mut scrubber)
+    }
+
+    use clap::Parser as _;
+
+    fn message(r: Result<Settings, SettingsError>) -> String {
+        r.map(|_| ()).unwrap_err().to_string()
     }
 
     #[test]
-    fn flags_win_over_the_file_which_wins_over_the_environment() {
+    fn each_layer_wins_over_the_ones_below() {
         let spec = "job-name: from-file\nparallelism: 8\nstable-for: 1m\njobmanager-url: http://file:8081\n";
+        // Default only.
+        let s = resolve(&[], &[], Some(spec)).unwrap();
+        assert_eq!(s.args.keep_jars, 2);
+        assert_eq!(s.args.savepoint_timeout, Duration::from_secs(15 * 60));
+        // File over default.
+        assert_eq!(s.job_name, "from-file");
+        assert_eq!(s.args.stable_for, Duration::from_secs(60));
+        assert_eq!(s.url.as_str(), "http://file:8081/");
+        // Environment over file: `docker run -e FLINK_JOBMANAGER_URL=…` beats the image's spec.
+        let env = [
+            ("FLINK_JOB_NAME", "from-env"),
+            ("FLINK_JOBMANAGER_URL", "http://env:8081"),
+        ];
+        let s = resolve(&[], &env, Some(spec)).unwrap();
+        assert_eq!(s.job_name, "from-env");
+        assert_eq!(s.url.as_str(), "http://env:8081/");
+        assert_eq!(s.args.parallelism, Some(8));
+        // Flag over environment.
         let s = resolve(
-            &["--parallelism", "72"],
             &[
-                ("FLINK_JOB_NAME", "from-env"),
-                ("FLINK_JOBMANAGER_URL", "http://env:8081"),
+                "--parallelism",
+                "72",
+                "--jobmanager-url",
+                "http://flag:8081",
             ],
+            &env,
             Some(spec),
         )
         .unwrap();
-        assert_eq!(s.parallelism, Some(72));
-        assert_eq!(s.job_name, "from-file");
-        assert_eq!(s.url.as_str(), "http://file:8081/");
-        assert_eq!(s.stable_for, Duration::from_secs(60));
-        let s = resolve(
-            &["--jobmanager-url", "http://flag:8081"],
-            &[("FLINK_JOB_NAME", "from-env")],
-            None,
-        )
-        .unwrap();
-        assert_eq!(s.job_name, "from-env");
+        assert_eq!(s.args.parallelism, Some(72));
         assert_eq!(s.url.as_str(), "http://flag:8081/");
-        assert_eq!(s.keep_jars, 2);
-        assert_eq!(s.savepoint_timeout, Duration::from_secs(15 * 60));
+        assert_eq!(s.job_name, "from-env");
     }
 
     #[test]
     fn unknown_spec_keys_name_the_closest_key() {
-        let err = resolve(&[], &[], Some("job-name: x\nparalelism: 3\n")).unwrap_err();
+        let err = message(resolve(&[], &[], Some("job-name: x\nparalelism: 3\n")));
         assert!(
             err.contains("unknown key 'paralelism': did you mean 'parallelism'?"),
             "{err}"
         );
-        let err = resolve(&[], &[], Some("job_name: x\n")).unwrap_err();
+        let err = message(resolve(&[], &[], Some("job_name: x\n")));
         assert!(err.contains("did you mean 'job-name'?"), "{err}");
-        let err = resolve(&[], &[], Some("- a\n- b\n")).unwrap_err();
+        let err = message(resolve(&[], &[], Some("- a\n- b\n")));
         assert!(err.contains("must be a map"), "{err}");
+        let err = message(resolve(&[], &[], Some("config-file: other.yaml\n")));
+        assert!(err.contains("unknown key 'config-file'"), "{err}");
     }
 
     #[test]
-    fn bad_values_are_rejected_with_their_key() {
+    fn bad_values_are_rejected_with_their_key_and_source() {
         let base = ["--jobmanager-url", "http://jm:8081", "--job-name", "orders"];
-        let err = resolve(&base, &[], Some("stable-for: soon\n")).unwrap_err();
+        let err = message(resolve(&base, &[], Some("stable-for: soon\n")));
         assert!(
-            err.contains("stable-for") && err.contains("not a duration"),
+            err.contains("deploy.yaml: stable-for:") && err.contains("not a duration"),
             "{err}"
         );
-        let err = resolve(
+        let err = message(resolve(&base, &[], Some("parallelism: [1, 2]\n")));
+        assert!(err.contains("parallelism: takes one value"), "{err}");
+        let err = message(resolve(&base, &[], Some("parallelism: {a: 1}\n")));
+        assert!(err.contains("parallelism: invalid value"), "{err}");
+        let err = message(resolve(&base, &[], Some("parallelism: '0'\n")));
+        assert!(err.contains("parallelism:") && err.contains("0"), "{err}");
+        let err = message(resolve(&base, &[], Some("program-args: [[a]]\n")));
+        assert!(err.contains("program-args: every item"), "{err}");
+        let err = message(resolve(
             &["--job-name", "x", "--jobmanager-url", "ftp://jm"],
             &[],
             None,
-        )
-        .unwrap_err();
+        ));
         assert!(err.contains("http:// or https://"), "{err}");
-        let err = resolve(
+        let err = message(resolve(
             &["--job-name", "x", "--jobmanager-url", "not a url"],
             &[],
             None,
-        )
-        .unwrap_err();
-        assert!(
-            err.contains("not a JobManager URL") || err.contains("invalid value"),
-            "{err}"
-        );
-        let err = resolve(&["--job-name", "x"], &[], None).unwrap_err();
+        ));
+        assert!(err.contains("invalid value"), "{err}");
+        let err = message(resolve(&["--job-name", "x"], &[], None));
         assert!(err.contains("--jobmanager-url"), "{err}");
-        let err = resolve(
+        let err = message(resolve(&["--jobmanager-url", "http://jm:8081"], &[], None));
+        assert!(err.contains("no job name"), "{err}");
+        let err = message(resolve(
             &[&base[..], &["--savepoint-dir", "relative/dir"]].concat(),
             &[],
             None,
-        )
-        .unwrap_err();
+        ));
         assert!(err.contains("absolute path"), "{err}");
-        let err = resolve(
+        let err = message(resolve(
             &[&base[..], &["--startup-timeout", "10"]].concat(),
             &[],
             None,
-        )
-        .unwrap_err();
+        ));
         assert!(err.contains("no unit"), "{err}");
+        let err = message(resolve(&base, &[("FLINK_REST_TIMEOUT", "0s")], None));
+        assert!(
+            err.contains("environment variable FLINK_REST_TIMEOUT") && err.contains("zero"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_restore_paths_are_refused_from_every_layer() {
+        let base = ["--jobmanager-url", "http://jm:8081", "--job-name", "orders"];
+        for (args, spec) in [
+            (vec!["--from-savepoint", ""], None),
+            (vec!["--from-savepoint", "  "], None),
+            (vec![], Some("from-savepoint: ''\n")),
+        ] {
+            let err = message(resolve(&[&base[..], &args].concat(), &[], spec));
+            assert!(
+                err.contains("the path is empty"),
+                "{args:?} {spec:?}: {err}"
+            );
+        }
+        let err = message(resolve(
+            &["--jobmanager-url", "http://jm:8081", "--job-name", " "],
+            &[],
+            None,
+        ));
+        assert!(err.contains("job name is empty"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_errors() {
+        let err = message(resolve(
+            &[
+                "--job-name",
+                "x",
+                "--jobmanager-url",
+                "ftp://alice:s3cret@jm",
+            ],
+            &[],
+            None,
+        ));
+        assert!(!err.contains("s3cret") && !err.contains("alice"), "{err}");
+        let err = message(resolve(
+            &[
+                "--job-name",
+                "x",
+                "--jobmanager-url",
+                "http://alice:s3cret@jm:99999",
+            ],
+            &[],
+            None,
+        ));
+        assert!(
+            !err.contains("s3cret") && err.contains("invalid value"),
+            "{err}"
+        );
+        let err = message(resolve(
+            &["--job-name", "x"],
+            &[],
+            Some("jobmanager-url: 'http://bob:t0ps3cret@jm:99999'\n"),
+        ));
+        assert!(!err.contains("t0ps3cret") && !err.contains("bob"), "{err}");
+        let err = message(resolve(
+            &["--job-name", "x", "--jobmanager-url", "http://jm:8081"],
+            &[("FLINK_REST_HEADER", "X-Api-Key k3y-from-env")],
+            None,
+        ));
+        assert!(!err.contains("k3y-from-env"), "{err}");
+        let err = message(resolve(
+            &["--job-name", "x", "--jobmanager-url", "http://jm:8081"],
+            &[],
+            Some("header: 'X-Api-Key f1le-secret'\n"),
+        ));
+        assert!(!err.contains("f1le-secret"), "{err}");
     }
 
     #[test]
@@ -451,7 +442,7 @@ mod tests {
         let s = resolve(&[], &[], Some(spec)).unwrap();
         assert_eq!(s.flink_conf["pipeline.max-parallelism"], "128");
         assert_eq!(s.flink_conf["execution.checkpointing.interval"], "10 s");
-        assert_eq!(s.program_args, ["--topic", "orders"]);
+        assert_eq!(s.args.program_args, ["--topic", "orders"]);
         let s = resolve(
             &["--flink-conf", "a=b", "--", "--x", "y z"],
             &[],
@@ -459,7 +450,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.flink_conf.len(), 1);
-        assert_eq!(s.program_args, ["--x", "y z"]);
+        assert_eq!(s.args.program_args, ["--x", "y z"]);
+        let s = resolve(
+            &[],
+            &[],
+            Some(&format!("{spec}no-rollback: true\nclaim-mode: claim\n")),
+        )
+        .unwrap();
+        assert!(s.args.no_rollback);
+        assert_eq!(s.args.claim_mode, flink_ops_cli::ClaimModeArg::Claim);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod env_vars;
 mod exit;
 mod failure;
+pub mod layered;
 mod logging;
 mod parse;
 mod process;
