@@ -6,6 +6,8 @@
 //! `down` stops it.
 #![deny(missing_docs)]
 
+pub mod verify;
+
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -122,19 +124,23 @@ async fn up(state: &Path) -> Result<()> {
             .as_str()
             .context("flink-deploy reported no job id")?,
     );
-    let after = wait_counter(&client, &new_job, before).await?;
+    let evidence = verify::evidence(&client, &new_job).await?;
+    let verdict = verify::judge(before, update["savepoint"].as_str(), &evidence);
 
-    let carried = after >= before;
     println!();
     println!("Report");
     println!("  counter before the update   {before}");
     println!(
-        "  counter after the update    {after} ({})",
-        if carried {
-            "state carried over"
-        } else {
-            "STATE LOST"
+        "  counter after the update    {} ({})",
+        evidence.first_count,
+        match &verdict {
+            Ok(()) => "state carried over".to_string(),
+            Err(lost) => format!("STATE LOST: {lost}"),
         }
+    );
+    println!(
+        "  restored from               {}",
+        evidence.restored_from.as_deref().unwrap_or("nothing")
     );
     println!("  savepoint by the sidecar    {sidecar_savepoint}");
     println!(
@@ -151,9 +157,7 @@ async fn up(state: &Path) -> Result<()> {
     println!("  Flink web UI                {url}");
     println!();
     println!("The cluster keeps running. Stop it with: ./quickstart down");
-    if !carried {
-        bail!("the updated job did not continue from the savepoint's state");
-    }
+    verdict.context("the updated job did not continue from the savepoint's state")?;
     Ok(())
 }
 
