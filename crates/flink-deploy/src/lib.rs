@@ -23,10 +23,10 @@ use clap::Parser as _;
 use flink_ops_cli::{init_logging, Scrubber};
 
 use crate::cli::{Cli, Command, Output};
-use crate::outcome::{Exit, Failure};
+use crate::outcome::Failure;
 use crate::settings::Settings;
 
-pub use outcome::Exit as ExitStatus;
+pub use outcome::Exit;
 
 /// What a command printed: its exit code, its text and its JSON.
 struct Printed {
