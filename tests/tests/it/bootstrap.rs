@@ -3,8 +3,7 @@
 //! TaskManagers in an autoscaled instance group that learn the JobManager's address and their
 //! Flink settings from GCE instance metadata (served by the stand-in).
 //!
-//! Build the binary first when running only this file:
-//! `cargo build -p flink-bootstrap && cargo test -p flink-ops-tests --test bootstrap`.
+//! Run only these: `cargo nextest run -p flink-ops-tests -E 'test(/^bootstrap::/)'`.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

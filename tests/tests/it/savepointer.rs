@@ -1,8 +1,7 @@
 //! flink-savepointer, the built binary, against real Flink clusters of every
 //! supported version.
 //!
-//! Build the binary first when running only this file:
-//! `cargo build -p flink-savepointer && cargo test -p flink-ops-tests --test savepointer`.
+//! Run only these: `cargo nextest run -p flink-ops-tests -E 'test(/^savepointer::/)'`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
