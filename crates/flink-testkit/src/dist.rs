@@ -6,7 +6,9 @@ use std::process::Command;
 use crate::cache::{build_once, cache_dir, run};
 
 /// The Flink versions the suite runs against: the 1.x LTS and the newest.
-pub const SUPPORTED_VERSIONS: [&str; 2] = ["1.20.3", "2.3.0"];
+/// Listed once, with [`each_version`](crate::each_version), which generates a
+/// test per version from this list.
+pub const SUPPORTED_VERSIONS: [&str; 2] = flink_testkit_macros::supported_versions!();
 
 /// A Flink installation laid out as `FLINK_HOME`.
 #[derive(Debug, Clone)]

@@ -11,7 +11,10 @@
 //!   command, such as an entrypoint that execs Flink's scripts.
 //! - [`MetadataStandin`]: the GCE metadata server, for processes that read
 //!   instance metadata.
-//! - [`eventually`]: wait for a condition with the suite's patience.
+//! - [`eventually`]: wait for a condition with the suite's patience, under
+//!   one overall deadline.
+//! - [`each_version`]: one scenario, a `#[tokio::test]` per version in
+//!   [`SUPPORTED_VERSIONS`].
 #![deny(missing_docs)]
 
 mod cache;
@@ -23,6 +26,7 @@ mod wait;
 pub use cache::cache_dir;
 pub use cluster::{free_port, Cluster, ClusterBuilder, Launch, Role};
 pub use dist::{FlinkDist, SUPPORTED_VERSIONS};
+pub use flink_testkit_macros::each_version;
 pub use gce_metadata_standin::{GceTree, MetadataStandin};
 pub use jobs::{
     counter_value, example_jar, wait_counter_at_least, wait_counter_parallelism, JobVariant,

@@ -3,19 +3,18 @@
 //! TaskManagers in an autoscaled instance group that learn the JobManager's address and their
 //! Flink settings from GCE instance metadata (served by the stand-in).
 //!
-//! Build the binary first when running only this file:
-//! `cargo build -p flink-bootstrap && cargo test -p flink-ops-tests --test bootstrap`.
+//! Run only these: `cargo nextest run -p flink-ops-tests -E 'test(/^bootstrap::/)'`.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flink_rest::{FlinkClient, RunJob};
 use flink_testkit::{
-    eventually, example_jar, free_port, patience, wait_counter_parallelism, workspace_bin,
+    each_version, eventually, example_jar, free_port, wait_counter_parallelism, workspace_bin,
     ClusterBuilder, FlinkDist, GceTree, JobVariant, Launch, MetadataStandin, Role,
     SUPPORTED_VERSIONS,
 };
@@ -207,6 +206,7 @@ async fn jobmanager_config(url: &url::Url) -> BTreeMap<String, String> {
 /// The article's setup end to end: TaskManagers configured from metadata join the JobManager,
 /// a job submitted with more parallelism than slots uses every slot, and it follows the
 /// instance group down when a TaskManager dies and up when one is added.
+#[each_version(flavor = "multi_thread")]
 async fn elastic_instance_group(version: &str) {
     // TaskManager 0 gets 2 slots from its instance attribute; the others the project's 1.
     let group = Arc::new(InstanceGroup::new(
@@ -280,16 +280,6 @@ async fn elastic_instance_group(version: &str) {
     slots_become(client, &[1, 1]).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn elastic_instance_group_1_20() {
-    elastic_instance_group(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn elastic_instance_group_2_3() {
-    elastic_instance_group(SUPPORTED_VERSIONS[1]).await;
-}
-
 // ---- bad inputs -----------------------------------------------------------------
 
 /// How a bootstrap that was expected not to start Flink ended.
@@ -335,33 +325,34 @@ impl Scratch {
 
     /// Runs `cmd` and waits for it to end by itself; a bootstrap that execs Flink would not,
     /// so after a while it is killed and the test fails.
-    fn run(&self, cmd: &mut Command) -> Ended {
+    async fn run(&self, cmd: &mut Command) -> Ended {
         let log_dir = self.path("log");
         std::fs::create_dir_all(&log_dir).expect("a log dir");
         let stderr_path = self.path("bootstrap.stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("a stderr file");
-        let mut child = cmd
+        let child = cmd
             .env("FLINK_LOG_DIR", &log_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .expect("flink-bootstrap starts");
-        let deadline = Instant::now() + patience(Duration::from_secs(60));
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for flink-bootstrap") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{cmd:?} did not exit: Flink was started?\n{}",
-                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let mut child = KillOnDrop(child);
+        let status = eventually(
+            &format!("{cmd:?} exiting by itself (did it start Flink?)"),
+            Duration::from_secs(60),
+            || {
+                let status = child.0.try_wait().expect("wait for flink-bootstrap");
+                let stderr_path = &stderr_path;
+                async move {
+                    status.ok_or_else(|| {
+                        let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
+                        format!("still running; its stderr:\n{stderr}")
+                    })
+                }
+            },
+        )
+        .await;
         let stderr = std::fs::read_to_string(&stderr_path).expect("stderr");
         let flink_logs: Vec<_> = std::fs::read_dir(&log_dir)
             .expect("the log dir")
@@ -380,9 +371,9 @@ impl Scratch {
 
     /// Asserts the bootstrap refused with `code` (as documented in `--help`), said so
     /// mentioning each of `mentions`, and wrote no config.
-    fn refused(&self, cmd: &mut Command, code: i32, mentions: &[&str]) -> Ended {
+    async fn refused(&self, cmd: &mut Command, code: i32, mentions: &[&str]) -> Ended {
         let _ = std::fs::remove_dir_all(self.path("conf"));
-        let ended = self.run(cmd);
+        let ended = self.run(cmd).await;
         assert_eq!(ended.code, code, "exit code; stderr:\n{}", ended.stderr);
         for text in mentions {
             assert!(
@@ -399,6 +390,17 @@ impl Scratch {
             );
         }
         ended
+    }
+}
+
+/// A child process killed (and reaped) when the test is done with it, e.g. when it
+/// panicked while waiting for the child to exit.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -421,21 +423,23 @@ fn documented_exit_code(description: &str) -> i32 {
 const ARTICLE_TASKMANAGER: &str =
     "jobmanager.rpc.address: 10.0.0.2\nhearbeat.timeout: 15000\ntaskmanager.numberOfTaskSlots: 2\n";
 
-#[test]
-fn bad_inputs_are_refused_before_flink_starts() {
+#[tokio::test]
+async fn bad_inputs_are_refused_before_flink_starts() {
     let scratch = Scratch::new(SUPPORTED_VERSIONS[1]);
     let invalid =
         documented_exit_code("invalid configuration (values, metadata, --strict warnings)");
     assert_eq!(invalid, 65);
 
     // The article's typo: a warning that names the real key; the config is still rendered.
-    let typo = scratch.run(
-        scratch
-            .command()
-            .args(["--metadata", "none", "--profile", "elastic"])
-            .env("FLINK_PROPERTIES", ARTICLE_TASKMANAGER)
-            .args(["render", "taskmanager"]),
-    );
+    let typo = scratch
+        .run(
+            scratch
+                .command()
+                .args(["--metadata", "none", "--profile", "elastic"])
+                .env("FLINK_PROPERTIES", ARTICLE_TASKMANAGER)
+                .args(["render", "taskmanager"]),
+        )
+        .await;
     assert_eq!(typo.code, 0, "stderr:\n{}", typo.stderr);
     assert!(
         typo.stderr
@@ -450,19 +454,21 @@ fn bad_inputs_are_refused_before_flink_starts() {
     );
 
     // With --strict the same typo stops the TaskManager from starting.
-    let strict = scratch.refused(
-        scratch
-            .command()
-            .args(["--metadata", "none", "--profile", "elastic", "--strict"])
-            .env("FLINK_PROPERTIES", ARTICLE_TASKMANAGER)
-            .arg("taskmanager"),
-        invalid,
-        &[
-            "did you mean heartbeat.timeout?",
-            "(--strict)",
-            "Flink was not started",
-        ],
-    );
+    let strict = scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "none", "--profile", "elastic", "--strict"])
+                .env("FLINK_PROPERTIES", ARTICLE_TASKMANAGER)
+                .arg("taskmanager"),
+            invalid,
+            &[
+                "did you mean heartbeat.timeout?",
+                "(--strict)",
+                "Flink was not started",
+            ],
+        )
+        .await;
     assert!(!strict.stderr.contains("exec "), "{}", strict.stderr);
 
     // A value of the wrong type, from the project's metadata: an error naming key, value and
@@ -474,28 +480,32 @@ fn bad_inputs_are_refused_before_flink_starts() {
             .build(),
     )
     .expect("a metadata stand-in");
-    scratch.refused(
-        scratch
-            .command()
-            .args(["--metadata", "gce", "--profile", "elastic"])
-            .env("GCE_METADATA_HOST", standin.host())
-            .arg("taskmanager"),
-        invalid,
-        &[
-            "heartbeat.timeout (from metadata project (project attribute flink-config)): \
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "gce", "--profile", "elastic"])
+                .env("GCE_METADATA_HOST", standin.host())
+                .arg("taskmanager"),
+            invalid,
+            &[
+                "heartbeat.timeout (from metadata project (project attribute flink-config)): \
              `fast` is not valid",
-            "Flink was not started",
-        ],
-    );
+                "Flink was not started",
+            ],
+        )
+        .await;
 
     // A conf dir that cannot be written (a read-only filesystem).
-    scratch.refused(
-        scratch
-            .command_into(Path::new("/proc/flink-ops-conf"))
-            .args(["--metadata", "none", "jobmanager"]),
-        documented_exit_code("the config could not be written"),
-        &["/proc/flink-ops-conf"],
-    );
+    scratch
+        .refused(
+            scratch
+                .command_into(Path::new("/proc/flink-ops-conf"))
+                .args(["--metadata", "none", "jobmanager"]),
+            documented_exit_code("the config could not be written"),
+            &["/proc/flink-ops-conf"],
+        )
+        .await;
 
     // The metadata server answers 503 (maintenance) for longer than --metadata-timeout: retried,
     // then its own exit code.
@@ -503,28 +513,32 @@ fn bad_inputs_are_refused_before_flink_starts() {
     assert_eq!(unavailable, 69);
     standin.fail_next(u32::MAX);
     let before = standin.requests();
-    scratch.refused(
-        scratch
-            .command()
-            .args(["--metadata", "gce", "--metadata-timeout", "2s"])
-            .env("GCE_METADATA_HOST", standin.host())
-            .arg("taskmanager"),
-        unavailable,
-        &["instance metadata is required", "attempt(s)", "503"],
-    );
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "gce", "--metadata-timeout", "2s"])
+                .env("GCE_METADATA_HOST", standin.host())
+                .arg("taskmanager"),
+            unavailable,
+            &["instance metadata is required", "attempt(s)", "503"],
+        )
+        .await;
     let tries = standin.requests() - before;
     assert!(tries > 2, "the metadata server was asked {tries} time(s)");
 
     // No metadata server at all.
-    scratch.refused(
-        scratch
-            .command()
-            .args(["--metadata", "gce", "--metadata-timeout", "2s"])
-            .env("GCE_METADATA_HOST", format!("{LOCALHOST}:{}", free_port()))
-            .arg("taskmanager"),
-        unavailable,
-        &["instance metadata is required"],
-    );
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "gce", "--metadata-timeout", "2s"])
+                .env("GCE_METADATA_HOST", format!("{LOCALHOST}:{}", free_port()))
+                .arg("taskmanager"),
+            unavailable,
+            &["instance metadata is required"],
+        )
+        .await;
 
     // No Flink where --flink-home points.
     let missing = scratch.path("no-flink-here");
@@ -532,12 +546,14 @@ fn bad_inputs_are_refused_before_flink_starts() {
     cmd.arg("--conf-dir")
         .arg(scratch.path("conf"))
         .args(["--metadata", "none", "jobmanager"]);
-    scratch.refused(
-        &mut cmd,
-        documented_exit_code("no Flink installation at --flink-home"),
-        &[
-            missing.to_str().expect("a UTF-8 path"),
-            "a Flink installation",
-        ],
-    );
+    scratch
+        .refused(
+            &mut cmd,
+            documented_exit_code("no Flink installation at --flink-home"),
+            &[
+                missing.to_str().expect("a UTF-8 path"),
+                "a Flink installation",
+            ],
+        )
+        .await;
 }

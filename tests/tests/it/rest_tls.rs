@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flink_rest::{ClientConfig, FlinkClient};
-use flink_testkit::{workspace_bin, ClusterBuilder, SUPPORTED_VERSIONS};
+use flink_testkit::{each_version, workspace_bin, ClusterBuilder};
 
 /// A private CA, a server certificate for localhost, a client certificate,
 /// and Flink's PKCS12 keystore and truststore, made with openssl and keytool.
@@ -129,6 +129,7 @@ fn client(url: &url::Url, ca: Option<&Path>, identity: Option<(&Path, &Path)>) -
     FlinkClient::new(config).unwrap()
 }
 
+#[each_version(flavor = "multi_thread")]
 async fn mutual_tls(version: &str) {
     let pki = Pki::new();
     let (ca, cert, key) = (
@@ -210,14 +211,4 @@ async fn mutual_tls(version: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn mutual_tls_on_flink_1_20() {
-    mutual_tls(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn mutual_tls_on_flink_2_3() {
-    mutual_tls(SUPPORTED_VERSIONS[1]).await;
 }

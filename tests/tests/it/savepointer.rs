@@ -1,8 +1,7 @@
 //! flink-savepointer, the built binary, against real Flink clusters of every
 //! supported version.
 //!
-//! Build the binary first when running only this file:
-//! `cargo build -p flink-savepointer && cargo test -p flink-ops-tests --test savepointer`.
+//! Run only these: `cargo nextest run -p flink-ops-tests -E 'test(/^savepointer::/)'`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -10,8 +9,8 @@ use std::time::Duration;
 
 use flink_rest::{ClaimMode, FlinkClient, JarId, JobId, JobState, RunJob};
 use flink_testkit::{
-    eventually, example_jar, free_port, wait_running, wait_terminal, workspace_bin, Cluster,
-    ClusterBuilder, JobVariant, SUPPORTED_VERSIONS,
+    each_version, eventually, example_jar, free_port, wait_running, wait_terminal, workspace_bin,
+    Cluster, ClusterBuilder, JobVariant,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -257,6 +256,7 @@ fn target_dir_now(layout: &SavepointLayout, job: &str) -> PathBuf {
 
 // ---- once -------------------------------------------------------------------
 
+#[each_version]
 async fn once(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
     let client = cluster.client();
@@ -355,16 +355,6 @@ async fn once(version: &str) {
     assert!(stderr.contains("CANCELED"), "{stderr}");
 }
 
-#[tokio::test]
-async fn once_on_flink_1_20() {
-    once(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test]
-async fn once_on_flink_2_3() {
-    once(SUPPORTED_VERSIONS[1]).await;
-}
-
 /// Bad input exits 2 and touches nothing; a JobManager that is not there exits 4.
 #[test]
 fn usage_errors_and_an_unreachable_jobmanager() {
@@ -440,6 +430,7 @@ fn usage_errors_and_an_unreachable_jobmanager() {
 
 // ---- run ----------------------------------------------------------------------
 
+#[each_version]
 async fn daemon(version: &str) {
     let mut cluster = ClusterBuilder::new(version).start().await;
     let jar = upload(&cluster).await;
@@ -674,14 +665,4 @@ impl Drop for ResumeOnDrop {
     fn drop(&mut self) {
         let _ = kill(self.tm, Signal::SIGCONT);
     }
-}
-
-#[tokio::test]
-async fn daemon_on_flink_1_20() {
-    daemon(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test]
-async fn daemon_on_flink_2_3() {
-    daemon(SUPPORTED_VERSIONS[1]).await;
 }

@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use flink_rest::{ClaimMode, Error, JobId, JobState, OperationStatus, RunJob, SavepointFormat};
 use flink_testkit::{
-    eventually, example_jar, wait_counter_at_least, wait_running, wait_terminal, ClusterBuilder,
-    JobVariant, EXAMPLE_MAIN_CLASS, SUPPORTED_VERSIONS,
+    each_version, eventually, example_jar, wait_counter_at_least, wait_running, wait_terminal,
+    ClusterBuilder, JobVariant, EXAMPLE_MAIN_CLASS,
 };
 
+#[each_version]
 async fn lifecycle(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
     let client = cluster.client();
@@ -135,6 +136,7 @@ async fn lifecycle(version: &str) {
     assert!(client.jars().await.unwrap().iter().all(|j| j.id != jar));
 }
 
+#[each_version]
 async fn error_paths(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
     let client = cluster.client().clone();
@@ -212,24 +214,4 @@ async fn error_paths(version: &str) {
     drop(cluster);
     let err = client.overview().await.unwrap_err();
     assert!(err.is_unreachable(), "{err}");
-}
-
-#[tokio::test]
-async fn lifecycle_on_flink_1_20() {
-    lifecycle(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test]
-async fn lifecycle_on_flink_2_3() {
-    lifecycle(SUPPORTED_VERSIONS[1]).await;
-}
-
-#[tokio::test]
-async fn error_paths_on_flink_1_20() {
-    error_paths(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test]
-async fn error_paths_on_flink_2_3() {
-    error_paths(SUPPORTED_VERSIONS[1]).await;
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use flink_rest::{FlinkClient, JobId, JobState, RunJob};
 use flink_testkit::{
-    eventually, example_jar, wait_counter_at_least, wait_terminal, workspace_bin, Cluster,
-    ClusterBuilder, JobVariant, SUPPORTED_VERSIONS,
+    each_version, eventually, example_jar, wait_counter_at_least, wait_terminal, workspace_bin,
+    Cluster, ClusterBuilder, JobVariant, SUPPORTED_VERSIONS,
 };
 use serde_json::Value;
 
@@ -149,6 +149,7 @@ async fn jar_names(client: &FlinkClient) -> Vec<String> {
 /// First deploy, updates (state carried over, new parallelism), plan,
 /// broken and incompatible releases, a failing savepoint, restore of a
 /// stopped job from the layout, and exact name matching.
+#[each_version(flavor = "multi_thread")]
 async fn update_flow(version: &str) {
     let cluster = ClusterBuilder::new(version).slots(4).start().await;
     let client = cluster.client();
@@ -337,6 +338,7 @@ async fn update_flow(version: &str) {
 }
 
 /// Refusals: two running jobs with one name, an unexpected fresh start.
+#[each_version(flavor = "multi_thread")]
 async fn refusals(version: &str) {
     let cluster = ClusterBuilder::new(version).slots(4).start().await;
     let client = cluster.client();
@@ -424,26 +426,6 @@ async fn refusals(version: &str) {
         "{}",
         again.report
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn update_flow_on_flink_1_20() {
-    update_flow(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn update_flow_on_flink_2_3() {
-    update_flow(SUPPORTED_VERSIONS[1]).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn refusals_on_flink_1_20() {
-    refusals(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn refusals_on_flink_2_3() {
-    refusals(SUPPORTED_VERSIONS[1]).await;
 }
 
 /// Every bad input: a clear message, its exit code, and the cluster untouched.
@@ -557,6 +539,7 @@ async fn bad_inputs_change_nothing() {
 
 /// A deployer killed mid-update and run again converges: one job of the
 /// name, restored from a savepoint, never a fresh start.
+#[each_version(flavor = "multi_thread")]
 async fn killed_mid_update(version: &str) {
     use std::io::{BufRead, BufReader};
     let cluster = ClusterBuilder::new(version).slots(4).start().await;
@@ -609,18 +592,9 @@ async fn killed_mid_update(version: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn killed_mid_update_on_flink_1_20() {
-    killed_mid_update(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn killed_mid_update_on_flink_2_3() {
-    killed_mid_update(SUPPORTED_VERSIONS[1]).await;
-}
-
 /// The sidecar and the deployer share one layout: after the job is
 /// cancelled, deploy restores from the sidecar's newest savepoint.
+#[each_version(flavor = "multi_thread")]
 async fn restores_the_sidecars_savepoint(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
     let client = cluster.client();
@@ -665,14 +639,4 @@ async fn restores_the_sidecars_savepoint(version: &str) {
         Some(sidecars.as_str())
     );
     assert!(wait_counter_at_least(client, &restored, counted).await >= counted);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn restores_the_sidecars_savepoint_on_flink_1_20() {
-    restores_the_sidecars_savepoint(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn restores_the_sidecars_savepoint_on_flink_2_3() {
-    restores_the_sidecars_savepoint(SUPPORTED_VERSIONS[1]).await;
 }

@@ -1,0 +1,15 @@
+//! The end-to-end tests, one module per area, in one test binary: linked
+//! once instead of once per area.
+//!
+//! Run one area with a name filter, e.g.
+//! `cargo nextest run -p flink-ops-tests -E 'test(/^deploy::/)'`, one
+//! Flink version with `-E 'test(/_on_flink_2_3$/)'`.
+
+mod bootstrap;
+mod cloudbuild;
+mod containers;
+mod deploy;
+mod quickstart;
+mod rest_client;
+mod rest_tls;
+mod savepointer;
