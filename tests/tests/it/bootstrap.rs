@@ -151,7 +151,7 @@ fn bootstrap(home: &Path) -> Command {
         "FLINK_BOOTSTRAP_PROFILE",
         "FLINK_BOOTSTRAP_STRICT",
         "FLINK_BOOTSTRAP_RUN_AS",
-        "FLINK_BOOTSTRAP_LOG_FORMAT",
+        "FLINK_OPS_LOG_FORMAT",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);

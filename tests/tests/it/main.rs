@@ -5,11 +5,14 @@
 //! `cargo nextest run -p flink-ops-tests -E 'test(/^deploy::/)'`, one
 //! Flink version with `-E 'test(/_on_flink_2_3$/)'`.
 
+mod bad_input;
 mod bootstrap;
 mod cloudbuild;
 mod containers;
 mod deploy;
 mod quickstart;
+mod quickstart_state;
+mod readme;
 mod rest_client;
 mod rest_tls;
 mod savepointer;

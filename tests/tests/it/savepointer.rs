@@ -304,13 +304,13 @@ async fn once(version: &str) {
     );
     let first = saved[0].location.clone();
 
-    // A named job that does not exist: exit 3, and the one that exists is saved anyway.
+    // A named job that does not exist: exit 10, and the one that exists is saved anyway.
     let (code, _, stderr) = run(once(&["--job-name", "orders", "--job-name", "ghost"]));
-    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(code, 10, "{stderr}");
     assert!(stderr.contains("ghost"), "{stderr}");
     assert_eq!(complete(&layout, "orders").len(), 2);
 
-    // A savepoint into a directory the JobManager cannot create: exit 1; the job runs on.
+    // A savepoint into a directory the JobManager cannot create: exit 4; the job runs on.
     let blocker = root.path().join("blocker");
     std::fs::write(&blocker, "a file where a directory should be").unwrap();
     let blocked = blocker.join("sp");
@@ -323,7 +323,7 @@ async fn once(version: &str) {
         "--job-name".into(),
         "orders-v2".into(),
     ]);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("failed"), "{stderr}");
     let v2 = client.jobs_named("orders-v2").await.unwrap();
     assert_eq!(v2[0].state, JobState::Running);
@@ -348,14 +348,14 @@ async fn once(version: &str) {
         "{second} was not disposed\n{stderr}"
     );
 
-    // A job that is not running (cancelled, no other of that name): exit 3.
+    // A job that is not running (cancelled, no other of that name): exit 10.
     cancel(client, &restored).await;
     let (code, _, stderr) = run(once(&["--job-name", "orders"]));
-    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(code, 10, "{stderr}");
     assert!(stderr.contains("CANCELED"), "{stderr}");
 }
 
-/// Bad input exits 2 and touches nothing; a JobManager that is not there exits 4.
+/// Bad input exits 2 and touches nothing; a JobManager that is not there exits 3.
 #[test]
 fn usage_errors_and_an_unreachable_jobmanager() {
     let root = tempfile::tempdir().unwrap();
@@ -423,7 +423,7 @@ fn usage_errors_and_an_unreachable_jobmanager() {
         "--target-dir",
         target,
     ]);
-    assert_eq!(code, 4, "{stderr}");
+    assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("unreachable"), "{stderr}");
     assert!(!Path::new(target).exists());
 }

@@ -60,7 +60,7 @@ fn readme_tables_are_the_binaries_own() {
     }
     assert!(
         text == expected,
-        "README.md's generated blocks are out of date: run FLINK_OPS_BLESS=1 cargo nextest run -p flink-ops-tests --test readme\nexpected:\n{expected}"
+        "README.md's generated blocks are out of date: run FLINK_OPS_BLESS=1 cargo nextest run -p flink-ops-tests -E 'test(/^readme::/)'\nexpected:\n{expected}"
     );
 }
 
