@@ -617,11 +617,12 @@ fn values_flink_cannot_read_are_refused_before_flink_starts() {
         ],
     );
 
-    // An instance attribute holding bytes that are not UTF-8.
+    // An instance attribute holding bytes that are not UTF-8, in a value of any text (which
+    // U+FFFD would pass as).
     let standin = MetadataStandin::start(
         GceTree::new("flink-tm-bytes", LOCALHOST)
             .project_attribute("flink-jobmanager-address", LOCALHOST)
-            .instance_attribute("flink-config", "taskmanager.host: NOT-UTF8\n")
+            .instance_attribute("flink-config", "env.java.opts.all: -Dcity=NOT-UTF8\n")
             .build(),
     )
     .expect("a metadata stand-in");

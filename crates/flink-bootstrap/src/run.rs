@@ -52,7 +52,8 @@ fn utf8_vars(
     for (name, value) in vars {
         match (name.into_string(), value.into_string()) {
             (Ok(name), Ok(value)) => out.push((name, value)),
-            // Whether ImageEnv reads the variable, asked of ImageEnv itself.
+            // Whether ImageEnv reads the variable, asked of ImageEnv itself: does a value for it
+            // change (or fail) the load?
             (Ok(name), Err(_))
                 if ImageEnv::load([(name.clone(), "x".to_owned())])
                     .map_or(true, |e| e != ImageEnv::default()) =>
@@ -172,10 +173,7 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         return Ok(());
     }
     if let (true, Some(user)) = (private, &user) {
-        // Written as root; now Flink's, so that it can read it and nobody else can.
-        std::os::unix::fs::chown(&conf_dir, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
-            .with_context(|| format!("cannot give {} to {}", conf_dir.display(), user.name))
-            .or_exit(Exit::ConfDirUnwritable)?;
+        give_to(&conf_dir, user)?;
     }
     Err(exec(
         &script,
@@ -373,6 +371,14 @@ fn private_dir() -> Result<PathBuf, Failure> {
         .or_exit(Exit::ConfDirUnwritable)
 }
 
+/// Makes the private conf dir, written as root, Flink's: so that it can read it, and still
+/// nobody else.
+fn give_to(dir: &Path, user: &nix::unistd::User) -> Result<(), Failure> {
+    std::os::unix::fs::chown(dir, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+        .with_context(|| format!("cannot give {} to {}", dir.display(), user.name))
+        .or_exit(Exit::ConfDirUnwritable)
+}
+
 /// Copies what Flink's scripts need besides the config (log4j and logback files, masters,
 /// workers) from the image's conf dir.
 fn copy_support_files(from: &Path, to: &Path) -> Result<(), Failure> {
@@ -445,6 +451,7 @@ fn exec(
 mod tests {
     use super::*;
     use gce_metadata_standin::{GceTree, MetadataStandin};
+    use std::os::unix::fs::MetadataExt;
 
     /// A fake installation: a dist jar of `version`, the shipped config and a log4j file.
     #[test]
@@ -462,6 +469,19 @@ mod tests {
             fs::remove_dir(dir).unwrap();
         }
         assert_ne!(dirs[0], dirs[1]);
+        // Root gives it to the user Flink runs as; anyone else cannot give it away.
+        let dir = private_dir().unwrap();
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let given = give_to(&dir, &nobody);
+        if nix::unistd::geteuid().is_root() {
+            given.unwrap();
+            let meta = fs::metadata(&dir).unwrap();
+            assert_eq!(meta.uid(), nobody.uid.as_raw());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        } else {
+            assert_eq!(given.unwrap_err().exit, Exit::ConfDirUnwritable);
+        }
+        fs::remove_dir(&dir).unwrap();
         let in_place = choose_conf_dir(None, &image_dir).unwrap();
         assert_eq!(
             (in_place.separate, in_place.private),
