@@ -354,6 +354,23 @@ mod tests {
     }
 
     #[test]
+    fn oversized_or_deep_inputs_are_refused_naming_their_source() {
+        let mut i = inputs(Role::TaskManager);
+        let deep = format!("a.b: {}", "[".repeat(70));
+        i.metadata = Some(metadata(&[("flink-config", deep.as_str())], &[]));
+        let err = format!("{:#}", build(&i).unwrap_err());
+        assert!(
+            err.starts_with("metadata project attribute flink-config: line 1: `[`/`{` nested"),
+            "{err}"
+        );
+        i.metadata = None;
+        i.env.flink_properties = Some(format!("a.b: {}\n", "x".repeat(2 << 20)));
+        let err = format!("{:#}", build(&i).unwrap_err());
+        assert!(err.starts_with("$FLINK_PROPERTIES: "), "{err}");
+        assert!(err.contains("more than the 1048576 bytes"), "{err}");
+    }
+
+    #[test]
     fn env_slots_must_be_positive() {
         let mut i = inputs(Role::TaskManager);
         i.env.task_manager_number_of_task_slots = Some("0".into());

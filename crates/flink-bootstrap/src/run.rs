@@ -1,8 +1,10 @@
 //! The bootstrap's flow: resolve, validate, write, drop privileges, exec.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
 use std::net::{IpAddr, ToSocketAddrs};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -34,7 +36,37 @@ pub fn main() -> ExitCode {
     };
     flink_ops_cli::init_logging(cli.log.log_format, "info");
     // On success the process is Flink by now (exec), or the config was rendered.
-    flink_ops_cli::finish(run(&cli, flink_ops_cli::process_vars()).map(|()| Exit::Ok))
+    let result = utf8_vars(std::env::vars_os()).and_then(|vars| run(&cli, vars));
+    flink_ops_cli::finish(result.map(|()| Exit::Ok))
+}
+
+/// The variables that are UTF-8. One the configuration is read from that is not is an error:
+/// dropping it would start Flink without its settings, and decoding it lossily would write
+/// U+FFFD into them.
+fn utf8_vars(
+    vars: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<Vec<(String, String)>, Failure> {
+    let mut out = Vec::new();
+    for (name, value) in vars {
+        match (name.into_string(), value.into_string()) {
+            (Ok(name), Ok(value)) => out.push((name, value)),
+            // Whether ImageEnv reads the variable, asked of ImageEnv itself: does a value for it
+            // change (or fail) the load?
+            (Ok(name), Err(_))
+                if ImageEnv::load([(name.clone(), "x".to_owned())])
+                    .map_or(true, |e| e != ImageEnv::default()) =>
+            {
+                return Err(fail(
+                    Exit::InvalidConfig,
+                    format!(
+                        "${name} is not valid UTF-8; nothing was written and Flink was not started"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// Runs `cli` with the official-image variables taken from `vars` (not from the process).
@@ -107,7 +139,11 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         Action::Render | Action::Start => {}
     }
     let text = render(&resolved, version.config_file()).or_exit(Exit::InvalidConfig)?;
-    let (conf_dir, separate) = choose_conf_dir(cli.conf_dir.as_deref(), &image_dir)?;
+    let ConfDir {
+        path: conf_dir,
+        separate,
+        private,
+    } = choose_conf_dir(cli.conf_dir.as_deref(), &image_dir)?;
     if separate {
         copy_support_files(&image_dir, &conf_dir)?;
     }
@@ -133,6 +169,9 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
     );
     if action == Action::Render {
         return Ok(());
+    }
+    if let (true, Some(user)) = (private, &user) {
+        give_to(&conf_dir, user)?;
     }
     Err(exec(
         &script,
@@ -161,13 +200,25 @@ fn fetch_metadata(cli: &Cli, env: &ImageEnv) -> Result<Option<InstanceMetadata>,
             );
             return Ok(None);
         };
-        let md = provider
-            .fetch()
-            .await
-            .context(
-                "instance metadata is required (--metadata gce, or auto after a successful probe)",
-            )
-            .or_exit(Exit::MetadataUnavailable)?;
+        let md = provider.fetch().await.map_err(|e| {
+            if e.is_bad_metadata() {
+                Failure {
+                    exit: Exit::InvalidConfig,
+                    error: anyhow::Error::new(e).context(
+                        "the instance metadata cannot be used; nothing was written and Flink \
+                         was not started",
+                    ),
+                }
+            } else {
+                Failure {
+                    exit: Exit::MetadataUnavailable,
+                    error: anyhow::Error::new(e).context(
+                        "instance metadata is required (--metadata gce, or auto after a \
+                         successful probe)",
+                    ),
+                }
+            }
+        })?;
         info!(
             "{} metadata: instance {} in {}, internal IP {}",
             provider.name(),
@@ -259,30 +310,71 @@ fn explain(resolved: &Resolved, role: Role) -> String {
     out
 }
 
-/// The conf dir to write, and whether it differs from the installation's (Flink must then be
-/// told with FLINK_CONF_DIR).
-fn choose_conf_dir(explicit: Option<&Path>, image_dir: &Path) -> Result<(PathBuf, bool), Failure> {
-    let dir = match explicit {
-        Some(dir) => dir.to_owned(),
-        None if tempfile::NamedTempFile::new_in(image_dir).is_ok() => image_dir.to_owned(),
+/// Where the config is written.
+#[derive(Debug)]
+struct ConfDir {
+    /// Absolute, because Flink's scripts get it as FLINK_CONF_DIR.
+    path: PathBuf,
+    /// Not the installation's: Flink must be told with FLINK_CONF_DIR.
+    separate: bool,
+    /// Created by this run, readable by its owner only.
+    private: bool,
+}
+
+/// `--conf-dir`, else the installation's when it is writable, else a new private directory.
+/// Never a fixed path in the temporary directory: another local user could have put a symlink
+/// (to a directory of theirs) there, and swapped Flink's config after it was written.
+fn choose_conf_dir(explicit: Option<&Path>, image_dir: &Path) -> Result<ConfDir, Failure> {
+    let (dir, private) = match explicit {
+        Some(dir) => (dir.to_owned(), false),
+        None if tempfile::NamedTempFile::new_in(image_dir).is_ok() => (image_dir.to_owned(), false),
         None => {
-            let fallback = std::env::temp_dir().join("flink-conf");
+            let dir = private_dir()?;
             info!(
-                "{} is not writable: writing the config to {} and passing it to Flink as {}",
+                "{} is not writable: writing the config to the new private directory {} and \
+                 passing it to Flink as {}",
                 image_dir.display(),
-                fallback.display(),
+                dir.display(),
                 env::FLINK_CONF_DIR
             );
-            fallback
+            (dir, true)
         }
     };
-    // Absolute, because Flink's scripts get it as FLINK_CONF_DIR.
-    let dir = fs::create_dir_all(&dir)
+    let path = fs::create_dir_all(&dir)
         .and_then(|()| fs::canonicalize(&dir))
         .with_context(|| format!("cannot create the conf dir {}", dir.display()))
         .or_exit(Exit::ConfDirUnwritable)?;
-    let same = fs::canonicalize(image_dir).is_ok_and(|image| image == dir);
-    Ok((dir, !same))
+    let same = fs::canonicalize(image_dir).is_ok_and(|image| image == path);
+    Ok(ConfDir {
+        path,
+        separate: !same,
+        private,
+    })
+}
+
+/// A new directory with a random name in the temporary directory, mode 0700. It is kept: Flink
+/// reads it after the exec.
+fn private_dir() -> Result<PathBuf, Failure> {
+    tempfile::Builder::new()
+        .prefix("flink-conf-")
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map(tempfile::TempDir::keep)
+        .with_context(|| {
+            format!(
+                "cannot create a conf dir in {}",
+                std::env::temp_dir().display()
+            )
+        })
+        .or_exit(Exit::ConfDirUnwritable)
+}
+
+/// Makes the private conf dir, written as root, Flink's: so that it can read it, and still
+/// nobody else.
+fn give_to(dir: &Path, user: &nix::unistd::User) -> Result<(), Failure> {
+    std::os::unix::fs::chown(dir, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
+        .with_context(|| format!("cannot give {} to {}", dir.display(), user.name))
+        .or_exit(Exit::ConfDirUnwritable)
 }
 
 /// Copies what Flink's scripts need besides the config (log4j and logback files, masters,
@@ -358,8 +450,61 @@ mod tests {
     use super::*;
     use clap::Parser as _;
     use gce_metadata_standin::{GceTree, MetadataStandin};
+    use std::os::unix::fs::MetadataExt;
 
     /// A fake installation: a dist jar of `version`, the shipped config and a log4j file.
+    #[test]
+    fn the_fallback_conf_dir_is_new_and_private_every_time() {
+        let home = flink_home("2.3.0");
+        let image_dir = home.path().join("conf");
+        // Where the old fallback was: a symlink someone else could have planted.
+        let planted = std::env::temp_dir().join("flink-conf");
+        let dirs: Vec<PathBuf> = (0..2).map(|_| private_dir().unwrap()).collect();
+        for dir in &dirs {
+            assert_ne!(dir, &planted);
+            let meta = fs::symlink_metadata(dir).unwrap();
+            assert!(meta.is_dir());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+            fs::remove_dir(dir).unwrap();
+        }
+        assert_ne!(dirs[0], dirs[1]);
+        // Root gives it to the user Flink runs as; anyone else cannot give it away.
+        let dir = private_dir().unwrap();
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let given = give_to(&dir, &nobody);
+        if nix::unistd::geteuid().is_root() {
+            given.unwrap();
+            let meta = fs::metadata(&dir).unwrap();
+            assert_eq!(meta.uid(), nobody.uid.as_raw());
+            assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        } else {
+            assert_eq!(given.unwrap_err().exit, Exit::ConfDirUnwritable);
+        }
+        fs::remove_dir(&dir).unwrap();
+        let in_place = choose_conf_dir(None, &image_dir).unwrap();
+        assert_eq!(
+            (in_place.separate, in_place.private),
+            (false, false),
+            "{in_place:?}"
+        );
+    }
+
+    #[test]
+    fn variables_the_config_is_read_from_must_be_utf8() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(b"taskmanager.host: caf\xe9".to_vec());
+        let err = utf8_vars([(env::FLINK_PROPERTIES.into(), bad())]).unwrap_err();
+        assert_eq!(err.exit, Exit::InvalidConfig);
+        assert!(
+            err.to_string()
+                .contains("$FLINK_PROPERTIES is not valid UTF-8"),
+            "{err}"
+        );
+        // Others are nothing to the bootstrap.
+        let vars = utf8_vars([("SOMETHING_ELSE".into(), bad()), ("A".into(), "b".into())]);
+        assert_eq!(vars.unwrap(), [("A".to_owned(), "b".to_owned())]);
+    }
+
     fn flink_home(version: &str) -> tempfile::TempDir {
         let home = tempfile::tempdir().unwrap();
         for dir in ["lib", "bin", "conf"] {

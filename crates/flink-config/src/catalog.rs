@@ -18,15 +18,21 @@ pub enum ValueType {
     String,
     /// `true` or `false` (any case).
     Boolean,
-    /// A whole number.
-    Integer,
-    /// A whole number greater than zero.
-    PositiveInteger,
+    /// A whole number that fits Java's `int` (Flink's `intType()`).
+    Int,
+    /// A whole number that fits Java's `long` (Flink's `longType()`).
+    Long,
+    /// An `int` greater than zero.
+    PositiveInt,
+    /// An `int` that is a TCP port: 0 to 65535.
+    Port,
     /// A floating point number.
     Float,
     /// A number with an optional time unit (`15 s`, `2 min`); a bare number means milliseconds.
+    /// At most `i64::MAX` milliseconds, as Flink converts durations to milliseconds.
     Duration,
-    /// A number with an optional size unit (`1728m`, `2 gb`); a bare number means bytes.
+    /// A number with an optional size unit (`1728m`, `2 gb`); a bare number means bytes. At most
+    /// `i64::MAX` bytes, as Flink's `MemorySize` holds a `long`.
     MemorySize,
     /// A `;`-separated list.
     List,
@@ -89,12 +95,10 @@ fn override_for(key: &str, version: FlinkVersion) -> Option<ValueType> {
         | "taskmanager.bind-host"
         | "rest.address"
         | "rest.bind-address" => ValueType::Host,
-        "taskmanager.numberOfTaskSlots" => ValueType::PositiveInteger,
+        "taskmanager.numberOfTaskSlots" => ValueType::PositiveInt,
         "restart-strategy.type" => ValueType::Enum(RESTART_STRATEGIES),
         // Milliseconds as a plain long before 1.20, a Duration since.
-        "heartbeat.timeout" | "heartbeat.interval" if !version.at_least(1, 20) => {
-            ValueType::Integer
-        }
+        "heartbeat.timeout" | "heartbeat.interval" if !version.at_least(1, 20) => ValueType::Long,
         _ => return None,
     })
 }
@@ -134,7 +138,11 @@ pub fn lookup(key: &str, version: FlinkVersion) -> Option<ValueType> {
             defs(key)
                 .iter()
                 .find(|d| d.applies_to(version))
-                .map(|d| d.ty)
+                .map(|d| match d.ty {
+                    // Flink declares ports as plain ints and fails only when it binds.
+                    ValueType::Int if key.ends_with(".port") => ValueType::Port,
+                    ty => ty,
+                })
         })
         .or_else(|| {
             OPEN_PREFIXES
@@ -175,11 +183,19 @@ impl ValueType {
         let ok = match self {
             Self::String | Self::List | Self::Map => true,
             Self::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
-            Self::Integer => v.parse::<i64>().is_ok(),
-            Self::PositiveInteger => v.parse::<i64>().is_ok_and(|n| n > 0),
+            // Java's Integer.parseInt and Long.parseLong accept what Rust's parse does.
+            Self::Int => v.parse::<i32>().is_ok(),
+            Self::Long => v.parse::<i64>().is_ok(),
+            Self::PositiveInt => v.parse::<i32>().is_ok_and(|n| n > 0),
+            Self::Port => v.parse::<u16>().is_ok(),
             Self::Float => v.parse::<f64>().is_ok_and(f64::is_finite),
-            Self::Duration => number_with_unit(v, DURATION_UNITS),
-            Self::MemorySize => number_with_unit(v, MEMORY_UNITS),
+            Self::Duration => number_with_unit(v, DURATION_UNITS).is_some_and(|(n, unit)| {
+                let nanos = u128::from(n) * duration_unit_nanos(&unit);
+                nanos <= i64::MAX as u128 * 1_000_000
+            }),
+            Self::MemorySize => number_with_unit(v, MEMORY_UNITS)
+                .and_then(|(n, unit)| n.checked_mul(memory_unit_bytes(&unit)))
+                .is_some_and(|bytes| bytes <= i64::MAX as u64),
             Self::Host => is_host(v),
             Self::Enum(names) => {
                 names.is_empty() || names.iter().any(|n| n.eq_ignore_ascii_case(v))
@@ -192,11 +208,18 @@ impl ValueType {
         match self {
             Self::String | Self::List | Self::Map => "text".into(),
             Self::Boolean => "true or false".into(),
-            Self::Integer => "a whole number".into(),
-            Self::PositiveInteger => "a whole number greater than 0".into(),
+            Self::Int => "a whole number from -2147483648 to 2147483647".into(),
+            Self::Long => "a whole number from -9223372036854775808 to 9223372036854775807".into(),
+            Self::PositiveInt => "a whole number from 1 to 2147483647".into(),
+            Self::Port => "a port number from 0 to 65535".into(),
             Self::Float => "a number".into(),
-            Self::Duration => "a duration such as `15 s`, `2 min` or milliseconds".into(),
-            Self::MemorySize => "a memory size such as `1728m` or `2 gb`".into(),
+            Self::Duration => {
+                "a duration such as `15 s`, `2 min` or milliseconds, at most 9223372036854775807 ms"
+                    .into()
+            }
+            Self::MemorySize => {
+                "a memory size such as `1728m` or `2 gb`, at most 9223372036854775807 bytes".into()
+            }
             Self::Host => "a host name or an IP address".into(),
             Self::Enum(names) => format!("one of {}", names.join(", ")),
         }
@@ -255,14 +278,41 @@ const MEMORY_UNITS: &[&str] = &[
     "tebibytes",
 ];
 
-/// `123`, `123 unit` or `123unit`, as Flink's parsers accept them (whole numbers only).
-fn number_with_unit(v: &str, units: &[&str]) -> bool {
+/// `123`, `123 unit` or `123unit`, as Flink's parsers accept them: digits that fit a `long`
+/// (`Long.parseLong`), then a known unit or none. The number and the lowercase unit.
+fn number_with_unit(v: &str, units: &[&str]) -> Option<(u64, String)> {
     let digits = v.len() - v.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    if digits == 0 || v[..digits].parse::<u64>().is_err() {
-        return false;
-    }
+    let n = v[..digits]
+        .parse::<u64>()
+        .ok()
+        .filter(|n| i64::try_from(*n).is_ok())?;
     let unit = v[digits..].trim_start().to_lowercase();
-    unit.is_empty() || units.contains(&unit.as_str())
+    (unit.is_empty() || units.contains(&unit.as_str())).then_some((n, unit))
+}
+
+/// Nanoseconds in one `unit` of [`DURATION_UNITS`]; no unit is milliseconds.
+fn duration_unit_nanos(unit: &str) -> u128 {
+    const MS: u128 = 1_000_000;
+    match unit {
+        "d" | "day" | "days" => 86_400_000 * MS,
+        "h" | "hour" | "hours" => 3_600_000 * MS,
+        "min" | "m" | "minute" | "minutes" => 60_000 * MS,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000 * MS,
+        "µs" | "micro" | "micros" | "microsecond" | "microseconds" => 1_000,
+        "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => 1,
+        _ => MS,
+    }
+}
+
+/// Bytes in one `unit` of [`MEMORY_UNITS`]; no unit is bytes.
+fn memory_unit_bytes(unit: &str) -> u64 {
+    match unit.chars().next() {
+        Some('k') => 1 << 10,
+        Some('m') => 1 << 20,
+        Some('g') => 1 << 30,
+        Some('t') => 1 << 40,
+        _ => 1,
+    }
 }
 
 /// An IP address or an RFC 1123 host name.
@@ -302,10 +352,10 @@ mod tests {
             lookup("heartbeat.timeout", V1_20),
             Some(ValueType::Duration)
         );
-        assert_eq!(lookup("heartbeat.timeout", V1_18), Some(ValueType::Integer));
+        assert_eq!(lookup("heartbeat.timeout", V1_18), Some(ValueType::Long));
         assert_eq!(
             lookup("taskmanager.numberOfTaskSlots", V2_3),
-            Some(ValueType::PositiveInteger)
+            Some(ValueType::PositiveInt)
         );
         assert_eq!(
             lookup("jobmanager.rpc.address", V2_3),
@@ -366,10 +416,10 @@ mod tests {
             assert!(MemorySize.check(ok).is_ok(), "{ok}");
         }
         assert!(MemorySize.check("lots").is_err());
-        assert!(PositiveInteger.check("4").is_ok());
-        assert!(PositiveInteger.check("0").is_err());
-        assert!(PositiveInteger.check("-2").is_err());
-        assert!(Integer.check("-2").is_ok());
+        assert!(PositiveInt.check("4").is_ok());
+        assert!(PositiveInt.check("0").is_err());
+        assert!(PositiveInt.check("-2").is_err());
+        assert!(Int.check("-2").is_ok());
         assert!(Float.check("2.0").is_ok());
         assert!(Float.check("NaN").is_err());
         assert!(Boolean.check("TRUE").is_ok());
@@ -379,19 +429,82 @@ mod tests {
     }
 
     #[test]
-    fn enums_without_known_names_accept_any_value() {
-        // The catalog has no names for some of Flink's enums: Flink accepts these values.
+    fn numbers_must_fit_the_java_type() {
+        use ValueType::*;
+        assert!(Int.check("2147483647").is_ok());
+        assert!(Int.check("-2147483648").is_ok());
+        assert!(Int.check("2147483648").is_err());
+        assert!(Int.check("100000000000").is_err());
+        assert!(PositiveInt.check("100000000000").is_err());
+        assert!(Long.check("100000000000").is_ok());
+        assert!(Long.check("9223372036854775808").is_err());
+        assert!(Port.check("8081").is_ok());
+        assert!(Port.check("0").is_ok());
+        assert!(Port.check("65536").is_err());
+        assert!(Port.check("abc").is_err());
+        assert!(Duration.check("9223372036854775807 ms").is_ok());
+        assert!(Duration.check("9223372036854775807").is_ok());
+        assert!(Duration.check("9223372036854775808 ns").is_err());
+        assert!(Duration.check("300000000000 d").is_err());
+        assert!(Duration.check("106751991167 d").is_ok());
+        assert!(Duration.check("106751991168 d").is_err());
+        assert!(MemorySize.check("8388607 tb").is_ok());
+        assert!(MemorySize.check("8388608 tb").is_err());
+        assert!(MemorySize.check("18446744073709551615").is_err());
+    }
+
+    #[test]
+    fn integer_keys_have_their_java_width() {
+        let slots = lookup("taskmanager.numberOfTaskSlots", V2_3).unwrap();
+        assert!(slots.check("100000000000").is_err());
+        assert_eq!(lookup("parallelism.default", V2_3), Some(ValueType::Int));
+        assert_eq!(
+            lookup(
+                "execution.checkpointing.tolerable-failed-checkpoints",
+                V1_20
+            ),
+            Some(ValueType::Int)
+        );
+        assert_eq!(lookup("blob.offload.minsize", V2_3), Some(ValueType::Int));
+        assert_eq!(
+            lookup("state.storage.fs.memory-threshold", V2_3),
+            Some(ValueType::MemorySize)
+        );
+    }
+
+    #[test]
+    fn a_keys_own_type_wins_over_an_alias_of_a_string_option() {
+        // `rest.port` is an int, and also the fallback key of the string `rest.bind-port`.
+        for version in [V1_20, V2_3] {
+            assert_eq!(lookup("rest.port", version), Some(ValueType::Port));
+            assert!(lookup("rest.port", version).unwrap().check("abc").is_err());
+            assert_eq!(lookup("rest.bind-port", version), Some(ValueType::String));
+        }
+        assert_eq!(lookup("jobmanager.rpc.port", V2_3), Some(ValueType::Port));
+    }
+
+    #[test]
+    fn no_enum_accepts_any_value() {
+        // Flink matches a value against the constants' names (any case); the catalog has them.
+        for def in generated::KEYS {
+            if let ValueType::Enum(names) = def.ty {
+                assert!(!names.is_empty(), "{} has no enum names", def.key);
+                assert!(def.ty.check("no-such-constant").is_err(), "{}", def.key);
+            }
+        }
         for (key, value) in [
             (
                 "execution.checkpointing.externalized-checkpoint-retention",
                 "RETAIN_ON_CANCELLATION",
             ),
-            ("execution.checkpointing.mode", "EXACTLY_ONCE"),
+            ("execution.checkpointing.mode", "exactly_once"),
             ("execution.runtime-mode", "STREAMING"),
+            ("state.backend.rocksdb.log.level", "INFO_LEVEL"),
         ] {
             for version in [V1_20, V2_3] {
                 let ty = lookup(key, version).unwrap();
                 assert!(ty.check(value).is_ok(), "{key}: {value} ({ty:?})");
+                assert!(ty.check("EXACTLY-ONCE-ISH").is_err(), "{key} ({ty:?})");
             }
         }
     }

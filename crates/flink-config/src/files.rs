@@ -1,10 +1,11 @@
 //! Finding the image's own config file and writing the rendered one atomically.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::parse::MAX_CONFIG_BYTES;
 use crate::{parse_config_yaml, parse_flink_conf, ConfigFile, FlinkVersion, ParseError, HEADER};
 
 /// Suffix of a leftover `flink-conf.yaml` moved aside so that `config.yaml` is used.
@@ -93,11 +94,15 @@ pub fn load_image_conf(dir: &Path, version: FlinkVersion) -> Result<Option<Image
     };
     for (name, format) in candidates {
         let path = dir.join(name);
-        let text = match fs::read_to_string(&path) {
+        let text = match read_bounded(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io("cannot read", &path)(e)),
         };
+        crate::parse::check_size(&text).map_err(|source| FileError::Parse {
+            path: path.clone(),
+            source,
+        })?;
         let settings = match format {
             ConfigYaml => parse_config_yaml(&text).map_err(|source| FileError::Parse {
                 path: path.clone(),
@@ -112,6 +117,16 @@ pub fn load_image_conf(dir: &Path, version: FlinkVersion) -> Result<Option<Image
         }));
     }
     Ok(None)
+}
+
+/// The file's text, or its first `MAX_CONFIG_BYTES + 1` bytes when it is larger (the caller
+/// refuses those): a config file is never read whole into memory whatever its size.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// What [`write_config`] did.
@@ -161,9 +176,19 @@ pub fn write_config(
         }
         Ok(existing) if !existing.starts_with(HEADER) => {
             let keep = dir.join(format!("{}{IMAGE_SUFFIX}", file.file_name()));
-            if !keep.exists() {
-                fs::copy(&path, &keep).map_err(io("cannot keep a copy of", &path))?;
-                report.kept_original = Some(keep);
+            // `create_new` neither follows nor replaces a symlink planted at `keep`.
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&keep)
+            {
+                Ok(mut copy) => {
+                    copy.write_all(existing.as_bytes())
+                        .map_err(io("cannot keep a copy of", &path))?;
+                    report.kept_original = Some(keep);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io("cannot keep a copy of", &path)(e)),
             }
         }
         _ => {}
@@ -279,6 +304,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let report = write_config(dir.path(), FlinkVersion::new(1, 18, 1), RENDERED).unwrap();
         assert_eq!(report.path, dir.path().join("flink-conf.yaml"));
+    }
+
+    #[test]
+    fn a_huge_image_config_is_refused_without_reading_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        // /dev/zero never ends: only the first MAX_CONFIG_BYTES + 1 bytes are read.
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("config.yaml")).unwrap();
+        let err = load_image_conf(dir.path(), V2_3).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FileError::Parse {
+                    source: ParseError::TooLarge { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_kept_copy_never_follows_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("victim");
+        fs::write(dir.path().join("config.yaml"), "a.b: 1\n").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("config.yaml.image")).unwrap();
+        let report = write_config(dir.path(), V2_3, RENDERED).unwrap();
+        assert_eq!(report.kept_original, None);
+        assert!(!target.exists(), "wrote through the symlink");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("config.yaml")).unwrap(),
+            RENDERED
+        );
     }
 
     #[test]

@@ -2,6 +2,19 @@
 
 use serde_yaml_ng::Value;
 
+/// The largest config text read from any source (a metadata attribute holds at most 256 KB on
+/// GCE; Flink's shipped `config.yaml` is 15 KB).
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+
+/// The deepest nesting of YAML flow collections (`[…]`, `{…}`) accepted. The YAML parser takes
+/// time quadratic in this depth (a 200 KB `[[[…` takes tens of seconds to be refused), so it is
+/// checked before parsing.
+pub const MAX_NESTING: usize = 64;
+
+/// At most this many `[` and `{` in one text, wherever they are: a bound on the nesting depth
+/// that holds whatever quoting tricks defeat the depth scan.
+const MAX_BRACKETS: usize = 4096;
+
 /// Why a config text could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -22,6 +35,36 @@ pub enum ParseError {
     /// A key that is not a Flink-style dotted name.
     #[error("`{0}` is not a Flink key (letters, digits, `.`, `-` and `_` only)")]
     BadKey(String),
+    /// A text over [`MAX_CONFIG_BYTES`].
+    #[error("{bytes} bytes is more than the {max} bytes a config text may have")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// YAML nested deeper than [`MAX_NESTING`], refused before parsing.
+    #[error(
+        "line {line}: `[`/`{{` nested more than {max} levels deep; refused before parsing \
+         (deeply nested YAML takes long to read)"
+    )]
+    TooDeep {
+        /// 1-based line where the limit was passed.
+        line: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More `[` and `{` than any config needs, refused before parsing.
+    #[error(
+        "{count} `[` and `{{` characters; at most {max} are accepted (deeply nested YAML takes \
+         long to read)"
+    )]
+    TooManyBrackets {
+        /// How many were found.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A `FLINK_PROPERTIES` line that is not `key: value`.
     #[error("line {line} is not `key: value`: {text:?}")]
     BadLine {
@@ -56,7 +99,107 @@ pub fn parse_untrusted_map(text: &str) -> Result<Vec<(String, String)>, ParseErr
     flatten_document(text, true)
 }
 
+/// Refuses texts over [`MAX_CONFIG_BYTES`].
+pub fn check_size(text: &str) -> Result<(), ParseError> {
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(ParseError::TooLarge {
+            bytes: text.len(),
+            max: MAX_CONFIG_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses texts that are too large or nested too deeply to be given to the YAML parser.
+pub fn check_yaml_shape(text: &str) -> Result<(), ParseError> {
+    check_size(text)?;
+    let count = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+    if count > MAX_BRACKETS {
+        return Err(ParseError::TooManyBrackets {
+            count,
+            max: MAX_BRACKETS,
+        });
+    }
+    match flow_depth_exceeds(text, MAX_NESTING) {
+        Some(line) => Err(ParseError::TooDeep {
+            line,
+            max: MAX_NESTING,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The line where flow collections nest deeper than `max`, if they do. A scan of YAML's lexical
+/// rules that matter for brackets: quoted scalars (which start a token), `#` comments (after
+/// white space) and block scalars (`|`, `>`: more indented lines are text). Brackets inside a
+/// plain scalar of block context are not collections, but counting them only errs towards
+/// refusing.
+fn flow_depth_exceeds(text: &str, max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    // The indentation of the line that opened a block scalar, while inside one.
+    let mut block_scalar: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = block_scalar {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block_scalar = None;
+        }
+        let bytes = line.as_bytes();
+        let mut prev = b' ';
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match quote {
+                Some(b'\'') if b == b'\'' => {
+                    if bytes.get(i + 1) == Some(&b'\'') {
+                        i += 1;
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some(b'"') if b == b'\\' => i += 1,
+                Some(b'"') if b == b'"' => quote = None,
+                Some(_) => {}
+                None => {
+                    let token_start = matches!(prev, b' ' | b'\t')
+                        || (depth > 0 && matches!(prev, b'[' | b'{' | b',' | b':'));
+                    match b {
+                        b'#' if matches!(prev, b' ' | b'\t') => break,
+                        b'\'' | b'"' if token_start => quote = Some(b),
+                        b'[' | b'{' if depth > 0 || token_start => {
+                            depth += 1;
+                            if depth > max {
+                                return Some(n + 1);
+                            }
+                        }
+                        b']' | b'}' => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                }
+            }
+            prev = b;
+            i += 1;
+        }
+        // `key: |`, `- >-`: the following more indented lines are text.
+        let last = line[..i.min(line.len())].split_whitespace().next_back();
+        let indicator = last.is_some_and(|t| {
+            t.starts_with(['|', '>'])
+                && t[1..]
+                    .bytes()
+                    .all(|c| matches!(c, b'-' | b'+' | b'1'..=b'9'))
+        });
+        if quote.is_none() && depth == 0 && indicator {
+            block_scalar = Some(indent);
+        }
+    }
+    None
+}
+
 fn flatten_document(text: &str, strict: bool) -> Result<Vec<(String, String)>, ParseError> {
+    check_yaml_shape(text)?;
     let doc: Value = serde_yaml_ng::from_str(text)?;
     let mut out = Vec::new();
     match doc {
@@ -146,6 +289,7 @@ pub fn parse_flink_conf(text: &str) -> Vec<(String, String)> {
 /// Parses `FLINK_PROPERTIES`: `key: value` per line as in the official image, but spaces inside
 /// values are kept; blank lines and `#` comment lines are skipped. A YAML-quoted value is unquoted.
 pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, ParseError> {
+    check_size(text)?;
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -166,6 +310,7 @@ pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, ParseError>
         }
         let value = value.trim();
         let value = if value.starts_with(['\'', '"']) {
+            check_yaml_shape(value)?;
             match serde_yaml_ng::from_str::<Value>(value)? {
                 Value::String(s) => s,
                 _ => return Err(bad()),
@@ -261,6 +406,71 @@ mod tests {
             parse_untrusted_map("heartbeat.timeout: \"15 s\\nx.y: z\"").unwrap(),
             pairs(&[("heartbeat.timeout", "15 s\nx.y: z")])
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        // The issue's 200 KB value: the YAML parser would take tens of seconds to refuse it.
+        let deep = format!("a: {}", "[".repeat(200_000));
+        for parse in [parse_config_yaml, parse_untrusted_map] {
+            assert!(matches!(
+                parse(&deep),
+                Err(ParseError::TooManyBrackets { .. })
+            ));
+        }
+        let deep = format!("a: {}1{}", "[".repeat(65), "]".repeat(65));
+        assert!(matches!(
+            parse_untrusted_map(&deep),
+            Err(ParseError::TooDeep { line: 1, max: 64 })
+        ));
+        let deep = format!("a:\n  b: {}", "{c: ".repeat(100));
+        assert!(matches!(
+            parse_config_yaml(&deep),
+            Err(ParseError::TooDeep { line: 2, .. })
+        ));
+        let value = format!("a.b: '' {}\n", "[".repeat(100));
+        assert!(matches!(
+            parse_properties(&value),
+            Err(ParseError::TooDeep { .. })
+        ));
+        let err = parse_untrusted_map(&format!("x: {}", "[".repeat(100))).unwrap_err();
+        assert!(
+            err.to_string().contains("nested more than 64 levels"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn brackets_that_are_text_do_not_count() {
+        let many = "[".repeat(100);
+        for text in [
+            format!("a.b: '{many}'\n"),
+            format!("a.b: \"{many}\\\" {many}\"\n"),
+            format!("a.b: 'it''s {many}'\n"),
+            format!("# {many}\na.b: c\n"),
+            format!("a.b: c # {many}\n"),
+            format!("a.b: x{many}\n"),
+            format!("a.b: |\n  {many}\n  {many}\n\nc.d: [1, [2, {{e: 3}}]]\n"),
+            format!("a:\n  b: >-\n    {many}\n  c: [x]\n"),
+            format!("a.b: \"multi\n  line {many}\"\n"),
+        ] {
+            assert_eq!(
+                check_yaml_shape(&text).map_err(|e| e.to_string()),
+                Ok(()),
+                "{text}"
+            );
+        }
+        // After a block scalar, brackets count again.
+        let text = format!("a: |\n  x\nb: {}", "[".repeat(65));
+        assert!(check_yaml_shape(&text).is_err());
+    }
+
+    #[test]
+    fn large_texts_are_refused() {
+        let big = format!("a.b: {}\n", "x".repeat(MAX_CONFIG_BYTES));
+        for parse in [parse_config_yaml, parse_untrusted_map, parse_properties] {
+            assert!(matches!(parse(&big), Err(ParseError::TooLarge { .. })));
+        }
     }
 
     #[test]

@@ -145,6 +145,31 @@ mod tests {
     }
 
     #[test]
+    fn values_flink_would_not_read_are_errors() {
+        let v = FlinkVersion::new(2, 3, 0);
+        let found = check(
+            v,
+            &[
+                ("taskmanager.numberOfTaskSlots", "100000000000"),
+                ("rest.port", "abc"),
+                ("parallelism.default", "2147483648"),
+                ("heartbeat.timeout", "300000000000 d"),
+                ("taskmanager.memory.process.size", "99999999 tb"),
+                ("execution.runtime-mode", "STREAMIN"),
+            ],
+        );
+        assert!(found.iter().all(|d| d.0 == Severity::Error), "{found:?}");
+        assert_eq!(found.len(), 6, "{found:?}");
+        let slots = &found
+            .iter()
+            .find(|d| d.1 == "taskmanager.numberOfTaskSlots");
+        assert!(
+            slots.unwrap().2.contains("from 1 to 2147483647"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn control_characters_never_pass() {
         let found = check(FlinkVersion::new(2, 3, 0), &[("rest.port", "8081\nx.y: z")]);
         assert_eq!(found[0].0, Severity::Error);

@@ -11,6 +11,10 @@
 //! - [`MetadataStandin::fail_next`] answers the next N requests with `503`, as during
 //!   maintenance, and [`MetadataStandin::set_delay`] makes it slow.
 //!
+//! Faults no real server produces, for clients' limits: [`MetadataStandin::pad_answers`] makes
+//! JSON answers huge or endless, [`MetadataStandin::replace_in_answers`] puts arbitrary bytes
+//! (invalid UTF-8) into them.
+//!
 //! Point a client at it with `GCE_METADATA_HOST=<MetadataStandin::host()>`. The server runs on
 //! its own thread, so sync tests (driving a binary) and async tests can both use it.
 #![deny(missing_docs)]
@@ -20,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +39,8 @@ struct Shared {
     delay_ms: AtomicU64,
     omit_flavor: AtomicBool,
     requests: AtomicU32,
+    padding: AtomicU64,
+    replacements: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 /// A running stand-in; stops when dropped.
@@ -66,12 +73,12 @@ impl MetadataStandin {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)
                     .expect("the listener was bound just before");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("stand-in server failed");
+                // Stopping does not wait for answers in flight (an endless one never ends):
+                // the runtime is dropped with the thread, closing every connection.
+                tokio::select! {
+                    served = axum::serve(listener, app) => served.expect("stand-in server failed"),
+                    _ = stopped => {}
+                }
             });
         });
         Ok(Self {
@@ -107,6 +114,22 @@ impl MetadataStandin {
     /// metadata server (a proxy, a captive portal) would.
     pub fn omit_flavor_header(&self, omit: bool) {
         self.shared.omit_flavor.store(omit, Ordering::SeqCst);
+    }
+
+    /// Follows every JSON answer with `bytes` spaces (still valid JSON), streamed in chunks;
+    /// `u64::MAX` makes an answer that never ends.
+    pub fn pad_answers(&self, bytes: u64) {
+        self.shared.padding.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Replaces every occurrence of `text` in the body of answers by `bytes` (e.g. bytes that
+    /// are not UTF-8, which a value set through the API cannot hold).
+    pub fn replace_in_answers(&self, text: &str, bytes: &[u8]) {
+        self.shared
+            .replacements
+            .lock()
+            .expect("replacements lock")
+            .push((text.to_owned(), bytes.to_vec()));
     }
 
     /// How many requests arrived so far (including failed ones).
@@ -197,11 +220,11 @@ fn answer(
     let json = query.get("recursive").is_some_and(|v| v == "true")
         || query.get("alt").is_some_and(|v| v == "json");
     if json && query.get("alt").is_none_or(|v| v == "json") {
-        return (
-            [(header::CONTENT_TYPE, "application/json")],
-            node.to_string(),
-        )
-            .into_response();
+        let body = padded(
+            replaced(shared, node.to_string()),
+            shared.padding.load(Ordering::SeqCst),
+        );
+        return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
     let text = match node {
         Value::String(s) => s.clone(),
@@ -209,7 +232,55 @@ fn answer(
         Value::Array(items) => listing(items.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
         other => other.to_string(),
     };
-    ([(header::CONTENT_TYPE, "application/text")], text).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/text")],
+        replaced(shared, text),
+    )
+        .into_response()
+}
+
+/// `text` with the configured replacements made.
+fn replaced(shared: &Shared, text: String) -> Vec<u8> {
+    let replacements = shared.replacements.lock().expect("replacements lock");
+    let mut body = text.into_bytes();
+    for (from, to) in replacements.iter() {
+        let from = from.as_bytes();
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = &body[..];
+        while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(to);
+            rest = &rest[at + from.len()..];
+        }
+        out.extend_from_slice(rest);
+        body = out;
+    }
+    body
+}
+
+/// `body` followed by `padding` spaces, streamed so a huge or endless answer costs no memory.
+fn padded(body: Vec<u8>, padding: u64) -> Body {
+    use futures_util::stream::{self, StreamExt};
+    const CHUNK: usize = 64 * 1024;
+    if padding == 0 {
+        return Body::from(body);
+    }
+    let spaces = Bytes::from(vec![b' '; CHUNK]);
+    let chunks = stream::unfold(padding, move |left| {
+        let spaces = spaces.clone();
+        async move {
+            let n = usize::try_from(left).unwrap_or(usize::MAX).min(CHUNK);
+            // u64::MAX never runs out.
+            let left = if left == u64::MAX {
+                left
+            } else {
+                left - n as u64
+            };
+            (n > 0).then(|| (spaces.slice(..n), left))
+        }
+    });
+    let all = stream::once(async move { Bytes::from(body) }).chain(chunks);
+    Body::from_stream(all.map(Ok::<_, std::convert::Infallible>))
 }
 
 fn not_found(path: &str) -> String {
@@ -358,6 +429,20 @@ impl GceTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replacements_put_raw_bytes_into_answers() {
+        let shared = Shared::default();
+        shared
+            .replacements
+            .lock()
+            .unwrap()
+            .push(("BAD".into(), vec![0xff, 0xfe]));
+        assert_eq!(
+            replaced(&shared, "{\"a\":\"xBADyBAD\"}".into()),
+            b"{\"a\":\"x\xff\xfey\xff\xfe\"}"
+        );
+    }
 
     #[test]
     fn paths_map_to_gce_names() {

@@ -16,6 +16,13 @@ pub const DEFAULT_GCE_HOST: &str = "metadata.google.internal";
 const FLAVOR: &str = "metadata-flavor";
 const GOOGLE: &str = "Google";
 
+/// The most read of one answer by default. GCE holds at most 512 KB of custom metadata per
+/// instance and per project, so a larger answer is not a metadata server's.
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
+
+/// The most read of an error answer; only its start is shown.
+const MAX_ERROR_BYTES: usize = 4 << 10;
+
 /// A client for `http://HOST/computeMetadata/v1/`.
 #[derive(Debug, Clone)]
 pub struct GceMetadata {
@@ -25,6 +32,7 @@ pub struct GceMetadata {
     request_timeout: Duration,
     initial_backoff: Duration,
     max_backoff: Duration,
+    max_answer: usize,
 }
 
 impl GceMetadata {
@@ -54,6 +62,7 @@ impl GceMetadata {
             request_timeout: Duration::from_secs(5),
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
+            max_answer: MAX_ANSWER_BYTES,
         })
     }
 
@@ -73,6 +82,12 @@ impl GceMetadata {
     pub fn with_backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
         self.max_backoff = max;
+        self
+    }
+
+    /// The most read of one answer (default [`MAX_ANSWER_BYTES`]); a larger one is an error.
+    pub fn with_max_answer(mut self, bytes: usize) -> Self {
+        self.max_answer = bytes;
         self
     }
 
@@ -117,12 +132,7 @@ impl GceMetadata {
                 Err(_) => format!("no answer within {timeout:?}"),
                 Ok(Err(Retry(reason))) => reason,
                 Ok(Ok(Err(fatal))) => return Err(fatal),
-                Ok(Ok(Ok(body))) => {
-                    return serde_json::from_str(&body).map_err(|source| MetadataError::Decode {
-                        url: url.to_string(),
-                        source,
-                    })
-                }
+                Ok(Ok(Ok(body))) => return decode(&url, path, &body),
             };
             if Instant::now() + backoff >= deadline {
                 return Err(MetadataError::Unavailable {
@@ -138,8 +148,8 @@ impl GceMetadata {
     }
 
     /// One request: the body, a fatal error, or a reason to retry.
-    async fn attempt(&self, url: &Url) -> Result<Result<String, MetadataError>, Retry> {
-        let response = self
+    async fn attempt(&self, url: &Url) -> Result<Result<Vec<u8>, MetadataError>, Retry> {
+        let mut response = self
             .client
             .get(url.clone())
             .header(FLAVOR, GOOGLE)
@@ -155,12 +165,25 @@ impl GceMetadata {
                 url: url.to_string(),
             }));
         }
-        let body = response.text().await.map_err(|e| Retry(error_chain(&e)))?;
+        let limit = if status.is_success() {
+            self.max_answer
+        } else {
+            MAX_ERROR_BYTES
+        };
+        let (body, complete) = read_at_most(&mut response, limit)
+            .await
+            .map_err(|e| Retry(error_chain(&e)))?;
         if !status.is_success() {
             return Ok(Err(MetadataError::Status {
                 url: url.to_string(),
                 status: status.as_u16(),
-                body: body.chars().take(300).collect(),
+                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            }));
+        }
+        if !complete {
+            return Ok(Err(MetadataError::TooLarge {
+                url: url.to_string(),
+                max: limit,
             }));
         }
         Ok(Ok(body))
@@ -207,6 +230,91 @@ impl MetadataProvider for GceMetadata {
 }
 
 struct Retry(String);
+
+/// Up to `limit` bytes of the body, and whether that was all of it. Reading stops there: a
+/// huge or endless answer costs `limit` bytes of memory.
+async fn read_at_most(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok((Vec::new(), false));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
+}
+
+/// The JSON answer to `path`; text that is not UTF-8 is an error naming the fields it is in
+/// (rather than becoming U+FFFD).
+fn decode<T: DeserializeOwned>(url: &Url, path: &str, body: &[u8]) -> Result<T, MetadataError> {
+    let text = std::str::from_utf8(body).map_err(|e| MetadataError::NotUtf8 {
+        url: url.to_string(),
+        fields: non_utf8_fields(path, body),
+        offset: e.valid_up_to(),
+    })?;
+    serde_json::from_str(text).map_err(|source| MetadataError::Decode {
+        url: url.to_string(),
+        source,
+    })
+}
+
+/// The metadata paths (`instance/attributes/flink-config`) of the JSON strings in `body` that
+/// hold bytes that are not UTF-8: each such run is replaced by a marker the valid text lacks,
+/// and the parsed JSON is searched for it.
+fn non_utf8_fields(path: &str, body: &[u8]) -> Vec<String> {
+    let valid: String = body.utf8_chunks().map(|c| c.valid()).collect();
+    let Some(marker) = ('\u{F0000}'..='\u{FFFFD}').find(|c| !valid.contains(*c)) else {
+        return Vec::new();
+    };
+    let mut text = String::with_capacity(body.len());
+    for chunk in body.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            text.push(marker);
+        }
+    }
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    let base = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    let mut found = Vec::new();
+    let mut pending = vec![(base.to_owned(), &json)];
+    while let Some((at, value)) = pending.pop() {
+        match value {
+            serde_json::Value::String(s) if s.contains(marker) => found.push(at),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let name = format!("{at}/{}", k.replace(marker, "\u{FFFD}"));
+                    if k.contains(marker) {
+                        found.push(format!("{name} (its name)"));
+                    }
+                    pending.push((name, v));
+                }
+            }
+            serde_json::Value::Array(items) => {
+                pending.extend(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (format!("{at}/{i}"), v)),
+                );
+            }
+            _ => {}
+        }
+    }
+    found.sort();
+    found
+}
 
 fn has_flavor(response: &reqwest::Response) -> bool {
     response.headers().get(FLAVOR) == Some(&HeaderValue::from_static(GOOGLE))
@@ -419,6 +527,78 @@ mod tests {
         assert!(select(MetadataMode::None, client(&s), quick)
             .await
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn a_huge_answer_is_an_error_not_memory() {
+        let s = standin();
+        s.pad_answers(8 << 20);
+        let err = client(&s)
+            .get_json::<serde_json::Value>("instance/?recursive=true&alt=json")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, MetadataError::TooLarge { max, .. } if max == MAX_ANSWER_BYTES),
+            "{err}"
+        );
+        assert_eq!(s.requests(), 1, "not retried");
+        assert!(err.to_string().contains("more than 4194304 bytes"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_an_error() {
+        let s = standin();
+        s.pad_answers(u64::MAX);
+        let err = client(&s)
+            .with_max_answer(1 << 20)
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MetadataError::TooLarge { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn values_that_are_not_utf8_are_named() {
+        let s = MetadataStandin::start(
+            GceTree::new("tm-1", "10.128.0.7")
+                .instance_attribute("flink-config", "taskmanager.host: BAD\n")
+                .instance_attribute("other", "fine \u{FFFD}")
+                .project_attribute("flink-config", "a.b: BAD")
+                .build(),
+        )
+        .unwrap();
+        s.replace_in_answers("BAD", b"caf\xe9");
+        let err = client(&s).fetch().await.unwrap_err();
+        let MetadataError::NotUtf8 { fields, .. } = &err else {
+            panic!("{err}");
+        };
+        assert!(
+            fields == &["instance/attributes/flink-config"]
+                || fields == &["project/attributes/flink-config"],
+            "{fields:?}"
+        );
+        assert!(err.is_bad_metadata());
+        assert!(
+            err.to_string()
+                .contains("attributes/flink-config is not valid UTF-8"),
+            "{err}"
+        );
+        // A replacement character that is really there is text like any other.
+        let md = client(&standin()).fetch().await.unwrap();
+        assert!(!md.instance_attributes["flink-config"].contains('\u{FFFD}'));
+    }
+
+    #[test]
+    fn finds_every_field_that_is_not_utf8() {
+        let body = b"{\"attributes\":{\"a\":\"x\xff\",\"b\":\"ok\",\"c\xfe\":\"\xc3\"}}";
+        assert_eq!(
+            non_utf8_fields("project/?recursive=true", body),
+            [
+                "project/attributes/a",
+                "project/attributes/c\u{FFFD}",
+                "project/attributes/c\u{FFFD} (its name)"
+            ]
+        );
     }
 
     #[test]

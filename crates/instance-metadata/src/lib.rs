@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use gce::{GceMetadata, DEFAULT_GCE_HOST};
+pub use gce::{GceMetadata, DEFAULT_GCE_HOST, MAX_ANSWER_BYTES};
 pub use resources::{
     parse_cpu_max, parse_meminfo_total, parse_memory_max, CpuSource, MemorySource, ResourceFacts,
     ResourceProbe,
@@ -96,6 +96,31 @@ pub enum MetadataError {
         /// The URL requested.
         url: String,
     },
+    /// The answer was larger than the client reads.
+    #[error(
+        "GET {url} answered with more than {max} bytes: not what a metadata server sends \
+         (GCE holds at most 512 KB of custom metadata); the answer was not read further"
+    )]
+    TooLarge {
+        /// The URL requested.
+        url: String,
+        /// The limit.
+        max: usize,
+    },
+    /// The answer holds text that is not UTF-8.
+    #[error(
+        "GET {url}: {} not valid UTF-8 (byte {offset} of the answer); metadata values must be \
+         UTF-8 text",
+        not_utf8_subject(fields)
+    )]
+    NotUtf8 {
+        /// The URL requested.
+        url: String,
+        /// Where in the metadata (`instance/attributes/flink-config`), when known.
+        fields: Vec<String>,
+        /// The offset of the first invalid byte.
+        offset: usize,
+    },
     /// The answer was not the expected JSON.
     #[error("GET {url} answered with unexpected JSON")]
     Decode {
@@ -112,6 +137,23 @@ pub enum MetadataError {
         /// The value.
         value: String,
     },
+}
+
+fn not_utf8_subject(fields: &[String]) -> String {
+    match fields {
+        [] => "the answer is".into(),
+        [one] => format!("metadata value {one} is"),
+        many => format!("metadata values {} are", many.join(", ")),
+    }
+}
+
+impl MetadataError {
+    /// Whether the metadata server answered, but with metadata that cannot be used as it is
+    /// (text that is not UTF-8, an address that is not one): the metadata must be fixed,
+    /// rather than the server reached.
+    pub fn is_bad_metadata(&self) -> bool {
+        matches!(self, Self::NotUtf8 { .. } | Self::Invalid { .. })
+    }
 }
 
 /// How to find metadata.

@@ -557,3 +557,309 @@ async fn bad_inputs_are_refused_before_flink_starts() {
         )
         .await;
 }
+
+/// Values Flink would not read (an `int` out of range, a port that is not a number), metadata
+/// that is not UTF-8 or too large, and YAML nested too deeply for its parser: each is refused
+/// with the documented code before Flink starts, naming what is wrong.
+#[tokio::test]
+async fn values_flink_cannot_read_are_refused_before_flink_starts() {
+    let scratch = Scratch::new(SUPPORTED_VERSIONS[1]);
+    let invalid =
+        documented_exit_code("invalid configuration (values, metadata, --strict warnings)");
+
+    // Java reads the slot count as an int.
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "none"])
+                .args(["--set", "taskmanager.numberOfTaskSlots=100000000000"])
+                .arg("taskmanager"),
+            invalid,
+            &[
+                "taskmanager.numberOfTaskSlots (from --set): `100000000000` is not valid: \
+             expected a whole number from 1 to 2147483647",
+                "Flink was not started",
+            ],
+        )
+        .await;
+    // The catalog typed rest.port by rest.bind-port, a string option that falls back to it.
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "none"])
+                .env("FLINK_PROPERTIES", "rest.port: abc\n")
+                .arg("jobmanager"),
+            invalid,
+            &["rest.port (from env (FLINK_PROPERTIES)): `abc` is not valid: expected a port"],
+        )
+        .await;
+    // An enum whose names the catalog did not have.
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "none"])
+                .args(["--set", "execution.checkpointing.mode=EXACTLY_ONCE_PLEASE"])
+                .arg("jobmanager"),
+            invalid,
+            &[
+                "execution.checkpointing.mode",
+                "one of EXACTLY_ONCE, AT_LEAST_ONCE",
+            ],
+        )
+        .await;
+    // A duration Flink cannot hold in milliseconds.
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "none"])
+                .args(["--set", "heartbeat.timeout=300000000000 d"])
+                .arg("taskmanager"),
+            invalid,
+            &["heartbeat.timeout (from --set): `300000000000 d` is not valid"],
+        )
+        .await;
+
+    // The official image's variable, not UTF-8: neither dropped nor decoded with U+FFFD.
+    use std::os::unix::ffi::OsStrExt;
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "none"])
+                .env(
+                    "FLINK_PROPERTIES",
+                    std::ffi::OsStr::from_bytes(b"taskmanager.host: caf\xe9\n"),
+                )
+                .arg("taskmanager"),
+            invalid,
+            &[
+                "$FLINK_PROPERTIES is not valid UTF-8",
+                "Flink was not started",
+            ],
+        )
+        .await;
+
+    // An instance attribute holding bytes that are not UTF-8, in a value of any text (which
+    // U+FFFD would pass as).
+    let standin = MetadataStandin::start(
+        GceTree::new("flink-tm-bytes", LOCALHOST)
+            .project_attribute("flink-jobmanager-address", LOCALHOST)
+            .instance_attribute("flink-config", "env.java.opts.all: -Dcity=NOT-UTF8\n")
+            .build(),
+    )
+    .expect("a metadata stand-in");
+    standin.replace_in_answers("NOT-UTF8", b"caf\xe9");
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "gce"])
+                .env("GCE_METADATA_HOST", standin.host())
+                .arg("taskmanager"),
+            invalid,
+            &[
+                "metadata value instance/attributes/flink-config is not valid UTF-8",
+                "Flink was not started",
+            ],
+        )
+        .await;
+
+    // The issue's 200 KB `[[[…` as the project's flink-config: refused before the YAML parser
+    // spends minutes on it.
+    let deep = format!("env.java.opts.all: {}\n", "[".repeat(200_000));
+    let standin = MetadataStandin::start(
+        GceTree::new("flink-tm-deep", LOCALHOST)
+            .project_attribute("flink-jobmanager-address", LOCALHOST)
+            .project_attribute("flink-config", &deep)
+            .build(),
+    )
+    .expect("a metadata stand-in");
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "gce"])
+                .env("GCE_METADATA_HOST", standin.host())
+                .arg("taskmanager"),
+            invalid,
+            &[
+                "metadata project attribute flink-config",
+                "deeply nested YAML takes long to read",
+            ],
+        )
+        .await;
+    // Nested past the depth limit with few brackets, in the image's own config file.
+    let home = scratch.path("deep-home");
+    let conf = home.join("conf");
+    std::fs::create_dir_all(&conf).expect("a conf dir");
+    for dir in ["lib", "bin"] {
+        std::os::unix::fs::symlink(scratch.dist.home().join(dir), home.join(dir))
+            .expect("a symlink into the installation");
+    }
+    let nested = format!(
+        "pipeline:\n  global-job-parameters: {}x{}\n",
+        "{a: ".repeat(100),
+        "}".repeat(100)
+    );
+    std::fs::write(conf.join("config.yaml"), nested).expect("a config file");
+    let mut cmd = bootstrap(&home);
+    cmd.arg("--conf-dir")
+        .arg(scratch.path("conf"))
+        .args(["--metadata", "none", "taskmanager"]);
+    scratch
+        .refused(
+            &mut cmd,
+            invalid,
+            &[
+                "config.yaml",
+                "line 2: `[`/`{` nested more than 64 levels deep",
+            ],
+        )
+        .await;
+
+    // A metadata answer far larger than any metadata server sends: not read into memory.
+    let standin = MetadataStandin::start(
+        GceTree::new("flink-tm-huge", LOCALHOST)
+            .project_attribute("flink-jobmanager-address", LOCALHOST)
+            .build(),
+    )
+    .expect("a metadata stand-in");
+    standin.pad_answers(64 << 20);
+    scratch
+        .refused(
+            scratch
+                .command()
+                .args(["--metadata", "gce"])
+                .env("GCE_METADATA_HOST", standin.host())
+                .arg("taskmanager"),
+            documented_exit_code("instance metadata unavailable"),
+            &[
+                "answered with more than 4194304 bytes",
+                "instance metadata is required",
+            ],
+        )
+        .await;
+}
+
+/// When FLINK_HOME/conf cannot be written, the config goes to a new directory only the
+/// bootstrap's user can enter, never to a fixed path in the temporary directory where another
+/// local user may have planted a symlink to a directory of theirs (and could then swap
+/// `env.java.opts` under Flink). The installation is a stand-in whose start script shows what
+/// Flink would be given: the real one lives under /root, which the unprivileged user the
+/// bootstrap runs as here cannot enter.
+#[test]
+fn an_unwritable_conf_dir_falls_back_to_a_new_private_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix("flink-ops-bootstrap-")
+        .tempdir()
+        .expect("a temp dir");
+    mode(scratch.path(), 0o755);
+    let home = scratch.path().join("home");
+    for dir in ["lib", "bin", "conf"] {
+        std::fs::create_dir_all(home.join(dir)).expect("a dir");
+    }
+    std::fs::write(home.join("lib/flink-dist-2.3.0.jar"), "").expect("a dist jar");
+    let script = home.join("bin/taskmanager.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"FLINK_CONF_DIR=$FLINK_CONF_DIR\"\ncat \"$FLINK_CONF_DIR/config.yaml\"\n",
+    )
+    .expect("a start script");
+    mode(&script, 0o755);
+    std::fs::write(
+        home.join("conf/config.yaml"),
+        "taskmanager:\n  numberOfTaskSlots: 1\n",
+    )
+    .expect("the image's config");
+    std::fs::write(
+        home.join("conf/log4j-console.properties"),
+        "rootLogger.level = INFO\n",
+    )
+    .expect("a log4j file");
+    // Not writable by the bootstrap's user: root is switched to `nobody` below.
+    mode(&home.join("conf"), 0o555);
+
+    // A shared temporary directory where someone else planted `flink-conf` -> their directory
+    // (writable by all, so that writing into it would succeed).
+    let tmp = scratch.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("a tmp dir");
+    mode(&tmp, 0o1777);
+    let theirs = scratch.path().join("someone-elses");
+    std::fs::create_dir(&theirs).expect("their dir");
+    mode(&theirs, 0o777);
+    std::os::unix::fs::symlink(&theirs, tmp.join("flink-conf")).expect("the planted symlink");
+
+    let mut cmd = Command::new(workspace_bin("flink-bootstrap"));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("TMPDIR", &tmp)
+        .arg("--flink-home")
+        .arg(&home)
+        .args(["--metadata", "none", "--set", "taskmanager.host=10.0.0.9"])
+        .arg("taskmanager");
+    let root = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid()) == 0;
+    if root {
+        cmd.uid(65534).gid(65534);
+    }
+    let out = cmd.output().expect("flink-bootstrap runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}\n{stdout}\n{stderr}", out.status);
+
+    let conf_dir = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("FLINK_CONF_DIR="))
+        .unwrap_or_else(|| panic!("no FLINK_CONF_DIR given to Flink:\n{stdout}\n{stderr}"));
+    let conf_dir = Path::new(conf_dir);
+    let theirs_entries: Vec<_> = std::fs::read_dir(&theirs)
+        .expect("their dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        theirs_entries.is_empty(),
+        "wrote {theirs_entries:?} through the planted symlink; stderr:\n{stderr}"
+    );
+    assert!(
+        !conf_dir.starts_with(&theirs) && conf_dir != tmp.join("flink-conf"),
+        "Flink was given {}",
+        conf_dir.display()
+    );
+    assert_eq!(
+        conf_dir.parent(),
+        Some(tmp.as_path()),
+        "{}",
+        conf_dir.display()
+    );
+    let meta = std::fs::symlink_metadata(conf_dir).expect("the conf dir");
+    assert!(meta.is_dir());
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o700,
+        "only its owner may enter"
+    );
+    assert_eq!(
+        meta.uid(),
+        if root {
+            65534
+        } else {
+            scratch.path().metadata().expect("x").uid()
+        }
+    );
+    // Flink reads the rendered config and the image's logging setup from there.
+    assert!(
+        stdout.contains("taskmanager.host: '10.0.0.9'\n"),
+        "{stdout}"
+    );
+    assert!(conf_dir.join("log4j-console.properties").is_file());
+    assert!(stderr.contains("is not writable"), "{stderr}");
+}
