@@ -23,6 +23,8 @@ pub mod schedule;
 pub mod select;
 pub mod status;
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +49,20 @@ pub fn main() -> ExitCode {
         Ok((cli, _)) => cli,
         Err(code) => return code,
     };
-    let result = flink_ops_cli::runtime(Exit::Failure).and_then(|rt| rt.block_on(run(cli)));
+    let result = flink_ops_cli::runtime(Exit::Failure).and_then(|rt| {
+        // In a task, so even a panic ends with one of the documented codes.
+        let result = rt
+            .block_on(async { tokio::spawn(run(cli)).await })
+            .unwrap_or_else(|e| {
+                Err(Failure::msg(
+                    Exit::Failure,
+                    format!("flink-savepointer stopped on an internal error: {e}"),
+                ))
+            });
+        // Whatever is left (abandoned savepoint polls, a blocked listing) is not waited for.
+        rt.shutdown_background();
+        result
+    });
     flink_ops_cli::finish(result)
 }
 
@@ -78,55 +93,98 @@ fn setup(common: &CommonArgs) -> Result<Savepointer, Failure> {
     ))
 }
 
-/// A receiver that turns true on the first SIGTERM or SIGINT.
-fn stop_signal() -> Result<watch::Receiver<bool>, Failure> {
+/// How far the stop signals have gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stop {
+    /// No signal yet.
+    No,
+    /// A first SIGTERM/SIGINT: no new round; the one in flight gets the grace.
+    Graceful,
+    /// A second one: stop at once.
+    Now,
+}
+
+/// Follows SIGTERM and SIGINT: the first asks for a graceful stop, the
+/// second for an immediate one.
+fn stop_signal() -> Result<watch::Receiver<Stop>, Failure> {
     let mut term = signal(SignalKind::terminate())
         .context("cannot listen for SIGTERM")
         .or_exit(Exit::Failure)?;
     let mut int = signal(SignalKind::interrupt())
         .context("cannot listen for SIGINT")
         .or_exit(Exit::Failure)?;
-    let (tx, rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(Stop::No);
     tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        tracing::info!(signal = name, "{name} received: stopping");
-        let _ = tx.send(true);
+        for stop in [Stop::Graceful, Stop::Now] {
+            let name = tokio::select! {
+                Some(()) = term.recv() => "SIGTERM",
+                Some(()) = int.recv() => "SIGINT",
+                else => return,
+            };
+            if stop == Stop::Graceful {
+                tracing::info!(signal = name, "{name} received: stopping");
+            } else {
+                tracing::warn!(signal = name, "{name} received again: stopping at once");
+            }
+            tx.send_replace(stop);
+        }
     });
     Ok(rx)
 }
 
-async fn stopped(rx: &mut watch::Receiver<bool>) {
-    // An error means the sender is gone: never stopped by it.
-    if rx.wait_for(|stop| *stop).await.is_err() {
+/// Returns once the stop signals have reached `level`.
+async fn stop_reached(rx: &mut watch::Receiver<Stop>, level: Stop) {
+    // An error means the sender is gone without getting there: it never will.
+    if rx.wait_for(|stop| *stop >= level).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
 
-/// Runs a round; on a stop signal, gives it `grace` to finish. `None` when
-/// it was abandoned.
+/// Runs a round; on a stop signal, gives it `grace` to finish, or less if a
+/// second signal comes. `None` when it was abandoned; true when stopping.
 async fn round_with_grace(
     savepointer: &Savepointer,
-    stop: &mut watch::Receiver<bool>,
+    stop: &mut watch::Receiver<Stop>,
     grace: Duration,
 ) -> (Option<RoundReport>, bool) {
     let round = savepointer.round();
     tokio::pin!(round);
     tokio::select! {
-        report = &mut round => (Some(report), false),
-        _ = stopped(stop) => {
-            tracing::info!(grace_s = grace.as_secs_f64(), "waiting up to {}s for the savepoints in flight", grace.as_secs_f64());
-            match tokio::time::timeout(grace, round).await {
-                Ok(report) => (Some(report), true),
-                Err(_) => {
-                    tracing::warn!("savepoints still in flight after the grace period: abandoned (Flink may still complete them)");
-                    (None, true)
-                }
-            }
-        }
+        report = &mut round => return (Some(report), false),
+        _ = stop_reached(stop, Stop::Graceful) => {}
     }
+    let jobs = jobs_list(&savepointer.saving());
+    tracing::info!(
+        grace_s = grace.as_secs_f64(),
+        jobs = %jobs,
+        "waiting up to {}s for the round in flight (savepoints of: {jobs}); a second SIGTERM or SIGINT stops at once",
+        grace.as_secs_f64()
+    );
+    let when = tokio::select! {
+        report = tokio::time::timeout(grace, &mut round) => match report {
+            Ok(report) => return (Some(report), true),
+            Err(_) => "after the grace period",
+        },
+        _ = stop_reached(stop, Stop::Now) => "on the second signal",
+    };
+    let jobs = jobs_list(&savepointer.saving());
+    tracing::warn!(
+        jobs = %jobs,
+        "savepoints still in flight {when} are abandoned (of: {jobs}); Flink may still complete them"
+    );
+    (None, true)
+}
+
+/// `'a', 'b'` for a log line, or `none`.
+fn jobs_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".into();
+    }
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|n| format!("'{}'", printable(n)))
+        .collect();
+    quoted.join(", ")
 }
 
 async fn run_once(args: OnceArgs) -> Result<Exit, Failure> {
@@ -136,18 +194,32 @@ async fn run_once(args: OnceArgs) -> Result<Exit, Failure> {
     let Some(report) = report else {
         return Ok(Exit::OperationFailed);
     };
-    for job in &report.jobs {
-        if let round::Outcome::Saved { location, .. } = &job.outcome {
-            println!("{}\t{location}", job.name);
-        }
-    }
     if report.unreachable.is_some() {
         tracing::error!(
             "the JobManager at {} did not answer; no savepoint was taken",
             shown_jobmanager_url(&args.common)
         );
     }
-    Ok(report.exit_code())
+    let exit = report.exit_code();
+    if let Err(e) = print_saved(&report, &mut std::io::stdout().lock()) {
+        // Not a panic: the savepoints exist, and their log lines say where.
+        tracing::error!(error = %e, "cannot write the savepoint locations to stdout: {e}; the log lines above have them");
+        if exit == Exit::Ok {
+            return Ok(Exit::Failure);
+        }
+    }
+    Ok(exit)
+}
+
+/// `once`'s output: `<job name>\t<location>` per savepoint taken, escaped
+/// so that a name with a tab or newline keeps one line of two fields.
+fn print_saved(report: &RoundReport, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    for job in &report.jobs {
+        if let round::Outcome::Saved { location, .. } = &job.outcome {
+            writeln!(out, "{}\t{}", printable(&job.name), printable(location))?;
+        }
+    }
+    out.flush()
 }
 
 fn shown_jobmanager_url(common: &CommonArgs) -> String {
@@ -157,6 +229,18 @@ fn shown_jobmanager_url(common: &CommonArgs) -> String {
         .as_ref()
         .map(|u| flink_rest::RedactedUrl::new(u.clone()).to_string())
         .unwrap_or_else(|| DEFAULT_JOBMANAGER_URL.to_string())
+}
+
+/// The failure when a task that should run until the stop ended.
+fn ended_early(what: &str, ended: Result<(), tokio::task::JoinError>) -> Failure {
+    let why = match ended {
+        Ok(()) => "it stopped".to_string(),
+        Err(e) => e.to_string(),
+    };
+    Failure::msg(
+        Exit::Failure,
+        format!("{what} ended unexpectedly ({why}); exiting so that the sidecar is restarted"),
+    )
 }
 
 async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
@@ -170,13 +254,11 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
         .with_context(|| format!("cannot listen on {} (--listen)", args.listen))
         .or_exit(Exit::Failure)?;
     let health = http::Health::new(savepointer.status().clone(), interval, args.common.timeout);
-    let server = {
+    let mut server = {
         let mut stop = stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, http::router(health))
-                .with_graceful_shutdown(async move { stopped(&mut stop).await })
-                .await
-        })
+        tokio::spawn(http::serve(listener, http::router(health), async move {
+            stop_reached(&mut stop, Stop::Graceful).await
+        }))
     };
     tracing::info!(
         jobmanager = %shown_jobmanager_url(&args.common),
@@ -188,7 +270,7 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
     );
 
     // Between rounds (15 minutes by default), readiness still follows the JobManager.
-    let probe = {
+    let mut probe = {
         let savepointer = savepointer.clone();
         let period = interval.clamp(Duration::from_secs(1), Duration::from_secs(10));
         tokio::spawn(async move {
@@ -214,7 +296,10 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
         };
         tokio::select! {
             biased;
-            _ = stopped(&mut stop) => break,
+            _ = stop_reached(&mut stop, Stop::Graceful) => break,
+            // Without its listener or probe the sidecar would look healthy while blind.
+            ended = &mut server => return Err(ended_early("the HTTP listener", ended)),
+            ended = &mut probe => return Err(ended_early("the JobManager probe", ended)),
             _ = wait => {}
         }
         let (report, stopping) =
@@ -243,11 +328,101 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
     }
 
     probe.abort();
-    match tokio::time::timeout(Duration::from_secs(5), server).await {
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the HTTP listener failed"),
-        Ok(_) => {}
-        Err(_) => tracing::warn!("the HTTP listener did not stop in time"),
+    if *stop.borrow() < Stop::Now {
+        match tokio::time::timeout(Duration::from_secs(15), server).await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP listener failed: {e}"),
+            Ok(Ok(())) => {}
+            Err(_) => tracing::warn!("the HTTP listener did not stop in time"),
+        }
     }
     tracing::info!("flink-savepointer stopped");
     Ok(Exit::Ok)
+}
+
+// Replaced by flink_rest's helper at merge.
+/// `text` safe to print on one line: control characters (newline, tab, ESC,
+/// ...) and characters that break or reorder lines become escapes (`\n`,
+/// `\t`, `\u{1b}`), and a backslash is doubled so the escaping can be
+/// undone. A name from the JobManager can then neither forge log lines nor
+/// break `once`'s tab-separated output; other Unicode stays readable.
+fn printable(text: &str) -> Cow<'_, str> {
+    let escaped = |c: char| {
+        c == '\\'
+            || c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if escaped(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::round::{JobReport, Outcome};
+
+    #[test]
+    fn printable_escapes_what_breaks_lines_and_keeps_the_rest() {
+        assert!(matches!(printable("orders-v2"), Cow::Borrowed(_)));
+        assert_eq!(printable("Zürich 東京 ü"), "Zürich 東京 ü");
+        assert_eq!(printable("a\nb\tc\rd"), "a\\nb\\tc\\rd");
+        assert_eq!(printable("\u{1b}[31mred"), "\\u{1b}[31mred");
+        assert_eq!(printable("x\u{7f}\u{85}y"), "x\\u{7f}\\u{85}y");
+        assert_eq!(printable("ab\u{202e}cd\u{2028}"), "ab\\u{202e}cd\\u{2028}");
+        // Doubled, so a literal backslash-n and a newline never look alike.
+        assert_eq!(printable("a\\nb"), "a\\\\nb");
+        assert_ne!(printable("a\\nb"), printable("a\nb"));
+    }
+
+    #[test]
+    fn once_prints_one_line_of_two_fields_per_savepoint() {
+        let report = RoundReport {
+            unreachable: None,
+            jobs: vec![
+                JobReport {
+                    name: "evil\nforged\tline".into(),
+                    job: None,
+                    outcome: Outcome::Saved {
+                        location: "file:/sp/x\ny".into(),
+                        took: Duration::ZERO,
+                    },
+                },
+                JobReport {
+                    name: "failed".into(),
+                    job: None,
+                    outcome: Outcome::Failed {
+                        cause: "x".into(),
+                        unreachable: false,
+                    },
+                },
+            ],
+        };
+        let mut out = Vec::new();
+        print_saved(&report, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out, "evil\\nforged\\tline\tfile:/sp/x\\ny\n");
+    }
+
+    #[test]
+    fn jobs_are_listed_escaped() {
+        assert_eq!(jobs_list(&[]), "none");
+        assert_eq!(
+            jobs_list(&["orders".into(), "a\nb".into()]),
+            "'orders', 'a\\nb'"
+        );
+    }
 }

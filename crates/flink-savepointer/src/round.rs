@@ -12,9 +12,10 @@ use flink_rest::{
 use savepoint_layout::{normalize, SavepointLayout};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::{OnceCell, Semaphore};
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinError, JoinSet};
 
 use crate::exit::Exit;
+use crate::printable;
 use crate::retention::{self, Retention};
 use crate::select::Selector;
 use crate::status::Status;
@@ -122,6 +123,8 @@ pub struct Savepointer {
     /// Savepoints that outlived `--timeout`, by job: polled before the
     /// next trigger so two never overlap.
     in_flight: Arc<Mutex<HashMap<JobId, AsyncOperation>>>,
+    /// Names of the jobs whose savepoint this round is working on.
+    saving: Arc<Mutex<Vec<String>>>,
 }
 
 /// The savepoints active jobs restored from, found once per round when
@@ -137,7 +140,16 @@ impl Savepointer {
             settings: Arc::new(settings),
             status,
             in_flight: Default::default(),
+            saving: Default::default(),
         }
+    }
+
+    /// The jobs whose savepoint (or retention) is in progress, for a person.
+    pub fn saving(&self) -> Vec<String> {
+        self.saving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The shared status.
@@ -183,12 +195,14 @@ impl Savepointer {
 
         let mut report = RoundReport::default();
         for (name, state) in selection.missing {
+            let shown = printable(&name);
             match &state {
                 Some(state) => {
-                    tracing::warn!(job = %name, last_state = %state, "no running job named '{name}' (the last one is {state}); no savepoint taken")
+                    let state = printable(state.as_str());
+                    tracing::warn!(job = %shown, last_state = %state, "no running job named '{shown}' (the last one is {state}); no savepoint taken")
                 }
                 None => {
-                    tracing::warn!(job = %name, "no job named '{name}' on the JobManager; no savepoint taken")
+                    tracing::warn!(job = %shown, "no job named '{shown}' on the JobManager; no savepoint taken")
                 }
             }
             self.status.job(&name, |s| s.missing = true);
@@ -199,7 +213,8 @@ impl Savepointer {
             });
         }
         for (name, job, state) in selection.not_running {
-            tracing::warn!(job = %name, job_id = %job, %state, "job '{name}' is {state}, not RUNNING; no savepoint taken this round");
+            let (shown, shown_state) = (printable(&name), printable(state.as_str()));
+            tracing::warn!(job = %shown, job_id = %job, state = %shown_state, "job '{shown}' is {shown_state}, not RUNNING; no savepoint taken this round");
             self.status.job(&name, |s| {
                 s.missing = false;
                 s.skipped += 1;
@@ -216,34 +231,35 @@ impl Savepointer {
             Arc::new(jobs.into_iter().filter(|j| j.state.is_active()).collect());
         let permits = Arc::new(Semaphore::new(self.settings.max_concurrent.max(1)));
         let mut tasks = JoinSet::new();
+        let mut spawned = HashMap::new();
         for (name, job) in selection.to_save {
             self.status.job(&name, |s| s.missing = false);
             let this = self.clone();
             let (protected, active, permits) = (protected.clone(), active.clone(), permits.clone());
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                let outcome = this.save(&name, &job, &protected, &active).await;
-                JobReport {
-                    name,
-                    job: Some(job),
-                    outcome,
+            let task = tasks.spawn({
+                let (name, job) = (name.clone(), job.clone());
+                async move {
+                    let _permit = permits.acquire_owned().await;
+                    let _saving = Saving::start(&this.saving, &name);
+                    let outcome = this.save(&name, &job, &protected, &active).await;
+                    JobReport {
+                        name,
+                        job: Some(job),
+                        outcome,
+                    }
                 }
             });
+            spawned.insert(task.id(), (name, job));
         }
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(job_report) => {
-                    if let Outcome::Failed {
-                        cause,
-                        unreachable: true,
-                    } = &job_report.outcome
-                    {
-                        report.unreachable.get_or_insert_with(|| cause.clone());
-                    }
-                    report.jobs.push(job_report);
-                }
-                Err(e) => tracing::error!(error = %e, "a savepoint task ended abnormally"),
+        for job_report in collect(tasks, spawned, &self.status).await {
+            if let Outcome::Failed {
+                cause,
+                unreachable: true,
+            } = &job_report.outcome
+            {
+                report.unreachable.get_or_insert_with(|| cause.clone());
             }
+            report.jobs.push(job_report);
         }
         report
     }
@@ -260,6 +276,7 @@ impl Savepointer {
             return outcome;
         }
         let outcome = self.take_savepoint(name, job).await;
+        let shown = printable(name);
         match &outcome {
             Outcome::Saved { location, took } => {
                 let size = self.savepoint_size(job, location).await;
@@ -270,19 +287,21 @@ impl Savepointer {
                     s.last_duration = Some(*took);
                     s.last_size = size.or(s.last_size);
                 });
+                let location = printable(location);
                 tracing::info!(
-                    job = %name,
+                    job = %shown,
                     job_id = %job,
                     path = %location,
-                    duration_ms = took.as_millis() as u64,
-                    "savepoint of '{name}' completed in {:.1}s: {location}",
+                    duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                    "savepoint of '{shown}' completed in {:.1}s: {location}",
                     took.as_secs_f64()
                 );
                 self.apply_retention(name, protected, active).await;
             }
             Outcome::Failed { cause, .. } => {
                 self.status.job(name, |s| s.failures += 1);
-                tracing::error!(job = %name, job_id = %job, error = %cause, "savepoint of '{name}' failed: {cause}. The job keeps running; the next round tries again");
+                let cause = printable(cause);
+                tracing::error!(job = %shown, job_id = %job, error = %cause, "savepoint of '{shown}' failed: {cause}. The job keeps running; the next round tries again");
             }
             _ => {}
         }
@@ -292,15 +311,17 @@ impl Savepointer {
     /// Looks after a savepoint an earlier round gave up waiting for.
     async fn previous_still_running(&self, name: &str, job: &JobId) -> Option<Outcome> {
         let op = self.in_flight_op(job)?;
+        let shown = printable(name);
         match self.client.operation_status(&op).await {
             Ok(OperationStatus::InProgress) => {
-                tracing::warn!(job = %name, job_id = %job, "the previous savepoint of '{name}' is still in progress; not starting another");
+                tracing::warn!(job = %shown, job_id = %job, "the previous savepoint of '{shown}' is still in progress; not starting another");
                 return Some(Outcome::StillInProgress);
             }
             Ok(OperationStatus::Completed {
                 location: Some(location),
             }) => {
-                tracing::info!(job = %name, job_id = %job, path = %location, "the previous savepoint of '{name}' completed late: {location}");
+                let location = printable(&location);
+                tracing::info!(job = %shown, job_id = %job, path = %location, "the previous savepoint of '{shown}' completed late: {location}");
                 self.status.job(name, |s| {
                     s.savepoints += 1;
                     s.last_success = Some(SystemTime::now());
@@ -308,7 +329,7 @@ impl Savepointer {
                 });
             }
             Ok(other) => {
-                tracing::debug!(job = %name, ?other, "the previous savepoint ended");
+                tracing::debug!(job = %shown, ?other, "the previous savepoint ended");
             }
             Err(e) if e.is_transient() => {
                 return Some(Outcome::Failed {
@@ -318,7 +339,7 @@ impl Savepointer {
             }
             // Unknown to the JobManager (restarted, or the result expired).
             Err(e) => {
-                tracing::debug!(job = %name, error = %e, "the previous savepoint is forgotten")
+                tracing::debug!(job = %shown, error = %e, "the previous savepoint is forgotten")
             }
         }
         self.in_flight
@@ -342,7 +363,8 @@ impl Savepointer {
             .settings
             .layout
             .target_dir(name, OffsetDateTime::now_utc());
-        tracing::info!(job = %name, job_id = %job, target_dir = %target, "savepoint of '{name}' triggered");
+        let shown = printable(name);
+        tracing::info!(job = %shown, job_id = %job, target_dir = %printable(&target), "savepoint of '{shown}' triggered");
         let op = match self
             .client
             .trigger_savepoint(job, Some(&target), self.settings.format)
@@ -403,7 +425,7 @@ impl Savepointer {
     /// Polls an operation until it ends, `--timeout` passes, or the
     /// JobManager stays unreachable too long.
     async fn poll(&self, op: &AsyncOperation) -> Result<Option<String>, PollError> {
-        let deadline = Instant::now() + self.settings.timeout;
+        let deadline = Instant::now().checked_add(self.settings.timeout);
         let mut wait = Duration::from_millis(100);
         let mut unreachable_since: Option<Instant> = None;
         loop {
@@ -420,11 +442,10 @@ impl Savepointer {
                 }
                 Err(e) => return Err(PollError::Other(e)),
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let Some(left) = time_left(deadline, Instant::now()) else {
                 return Err(PollError::TimedOut);
-            }
-            tokio::time::sleep(wait.min(deadline - now)).await;
+            };
+            tokio::time::sleep(wait.min(left)).await;
             wait = (wait * 2).min(Duration::from_secs(1));
         }
     }
@@ -449,10 +470,11 @@ impl Savepointer {
     /// are reported, not fatal: the next run lists them again.
     async fn apply_retention(&self, name: &str, protected: &Protected, active: &[JobOverview]) {
         let layout = &self.settings.layout;
+        let shown = printable(name);
         let stored = match layout.list(name) {
             Ok(stored) => stored,
             Err(e) => {
-                tracing::warn!(job = %name, error = %e, "retention skipped: {e}");
+                tracing::warn!(job = %shown, error = %e, "retention skipped: {e}");
                 return;
             }
         };
@@ -467,7 +489,7 @@ impl Savepointer {
             .get_or_init(|| restored_from(&self.client, active))
             .await;
         let Some(protected) = protected else {
-            tracing::warn!(job = %name, "retention skipped this round: cannot tell which savepoints running jobs restored from");
+            tracing::warn!(job = %shown, "retention skipped this round: cannot tell which savepoints running jobs restored from");
             return;
         };
         let doomed = retention::to_dispose(&stored, &policy, now, |location| {
@@ -478,15 +500,17 @@ impl Savepointer {
             if !layout.contains(name, &savepoint.location) {
                 continue;
             }
+            let path = printable(&savepoint.location);
             match self.dispose(&savepoint.location).await {
                 Ok(()) => {
                     self.status.job(name, |s| s.disposals += 1);
-                    tracing::info!(job = %name, path = %savepoint.location, "disposed old savepoint {}", savepoint.location);
+                    tracing::info!(job = %shown, path = %path, "disposed old savepoint {path}");
                     remove_empty_parent(&savepoint.location);
                 }
                 Err(e) => {
                     self.status.job(name, |s| s.disposal_failures += 1);
-                    tracing::warn!(job = %name, path = %savepoint.location, error = %e, "cannot dispose {}: {e}. Tried again after the next savepoint", savepoint.location);
+                    let e = printable(&e);
+                    tracing::warn!(job = %shown, path = %path, error = %e, "cannot dispose {path}: {e}. Tried again after the next savepoint");
                 }
             }
         }
@@ -504,6 +528,98 @@ impl Savepointer {
             Err(PollError::TimedOut) => Err("timed out".into()),
             Err(PollError::Unreachable(e) | PollError::Other(e)) => Err(e.to_string()),
         }
+    }
+}
+
+/// What is left of a deadline at `now`; `None` once it passed. No deadline
+/// (a timeout beyond what `Instant` can hold) never passes.
+fn time_left(deadline: Option<Instant>, now: Instant) -> Option<Duration> {
+    match deadline {
+        Some(deadline) if now >= deadline => None,
+        Some(deadline) => Some(deadline - now),
+        None => Some(Duration::MAX),
+    }
+}
+
+/// Marks a job's savepoint as in progress while it lives (also when its
+/// task panics or is cancelled).
+struct Saving<'a> {
+    saving: &'a Mutex<Vec<String>>,
+    name: String,
+}
+
+impl<'a> Saving<'a> {
+    fn start(saving: &'a Mutex<Vec<String>>, name: &str) -> Self {
+        saving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name.to_string());
+        Self {
+            saving,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl Drop for Saving<'_> {
+    fn drop(&mut self) {
+        let mut saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = saving.iter().position(|n| *n == self.name) {
+            saving.remove(i);
+        }
+    }
+}
+
+/// Waits for a round's savepoint tasks, `spawned` naming each one's job.
+/// A task that panicked or was cancelled is a failed savepoint of its job,
+/// reported and counted: dropped, it would look like a success.
+async fn collect(
+    mut tasks: JoinSet<JobReport>,
+    mut spawned: HashMap<task::Id, (String, JobId)>,
+    status: &Status,
+) -> Vec<JobReport> {
+    let mut reports = Vec::new();
+    while let Some(done) = tasks.join_next_with_id().await {
+        match done {
+            Ok((id, report)) => {
+                spawned.remove(&id);
+                reports.push(report);
+            }
+            Err(e) => reports.push(abnormal_end(spawned.remove(&e.id()), &e, status)),
+        }
+    }
+    reports
+}
+
+fn abnormal_end(spawned: Option<(String, JobId)>, e: &JoinError, status: &Status) -> JobReport {
+    let (name, job) = match spawned {
+        Some((name, job)) => (name, Some(job)),
+        None => ("(unknown job)".to_string(), None),
+    };
+    let how = if e.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    };
+    let cause = format!(
+        "the savepoint task {how}, an internal error ({}); whether Flink took the savepoint is unknown",
+        printable(&e.to_string())
+    );
+    status.job(&name, |s| s.failures += 1);
+    let shown = printable(&name);
+    match &job {
+        Some(job) => {
+            tracing::error!(job = %shown, job_id = %job, error = %cause, "savepoint of '{shown}' failed: {cause}. The job keeps running; the next round tries again")
+        }
+        None => tracing::error!(error = %cause, "a savepoint failed: {cause}"),
+    }
+    JobReport {
+        name,
+        job,
+        outcome: Outcome::Failed {
+            cause,
+            unreachable: false,
+        },
     }
 }
 
@@ -528,7 +644,7 @@ async fn restored_from(client: &FlinkClient, active: &[JobOverview]) -> Option<H
             // The job is gone since the listing: it needs nothing.
             Err(e) if e.is_not_found() => {}
             Err(e) => {
-                tracing::warn!(job = %job.name, job_id = %job.jid, error = %e, "cannot read checkpoint statistics");
+                tracing::warn!(job = %printable(&job.name), job_id = %job.jid, error = %e, "cannot read checkpoint statistics");
                 return None;
             }
         }
@@ -596,6 +712,108 @@ mod tests {
         let mut unreachable = report(vec![failed()]);
         unreachable.unreachable = Some("down".into());
         assert_eq!(unreachable.exit_code(), Exit::Unreachable);
+    }
+
+    type Work = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>;
+
+    /// A round's tasks: one per job, each running its work.
+    fn spawn_all(
+        jobs: Vec<(&str, Work)>,
+    ) -> (JoinSet<JobReport>, HashMap<task::Id, (String, JobId)>) {
+        let mut tasks = JoinSet::new();
+        let mut spawned = HashMap::new();
+        for (i, (name, work)) in jobs.into_iter().enumerate() {
+            let job = JobId::new(format!("{i:032x}"));
+            let (n, j) = (name.to_string(), job.clone());
+            let task = tasks.spawn(async move {
+                let outcome = work.await;
+                JobReport {
+                    name: n,
+                    job: Some(j),
+                    outcome,
+                }
+            });
+            spawned.insert(task.id(), (name.to_string(), job));
+        }
+        (tasks, spawned)
+    }
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_a_failed_savepoint_not_a_missing_one() {
+        let saved = Outcome::Saved {
+            location: "file:/sp/ok".into(),
+            took: Duration::ZERO,
+        };
+        let (tasks, spawned) = spawn_all(vec![
+            ("ok", Box::pin(async move { saved })),
+            (
+                "boom",
+                Box::pin(async {
+                    panic!("deadline overflow");
+                }),
+            ),
+        ]);
+        let status = Status::new();
+        let reports = collect(tasks, spawned, &status).await;
+        assert_eq!(reports.len(), 2, "{reports:?}");
+        let boom = reports.iter().find(|r| r.name == "boom").expect("reported");
+        assert_eq!(boom.job, Some(JobId::new(format!("{:032x}", 1))));
+        match &boom.outcome {
+            Outcome::Failed { cause, unreachable } => {
+                assert!(!unreachable);
+                assert!(cause.contains("panicked"), "{cause}");
+                assert!(cause.contains("deadline overflow"), "{cause}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let report = RoundReport {
+            unreachable: None,
+            jobs: reports,
+        };
+        assert_eq!(report.exit_code(), Exit::OperationFailed);
+        assert_eq!(status.job_stats("boom").expect("counted").failures, 1);
+        assert!(status.job_stats("ok").is_none());
+        assert!(status
+            .render_metrics(false)
+            .contains("flink_savepointer_failures_total{job=\"boom\"} 1\n"));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_task_is_a_failed_savepoint() {
+        let (mut tasks, spawned) =
+            spawn_all(vec![("stuck", Box::pin(std::future::pending::<Outcome>()))]);
+        tasks.abort_all();
+        let status = Status::new();
+        let reports = collect(tasks, spawned, &status).await;
+        assert_eq!(reports.len(), 1);
+        assert!(
+            matches!(&reports[0].outcome, Outcome::Failed { cause, .. } if cause.contains("cancelled")),
+            "{reports:?}"
+        );
+        assert_eq!(status.job_stats("stuck").unwrap().failures, 1);
+    }
+
+    #[test]
+    fn deadlines_beyond_what_an_instant_holds_never_pass() {
+        let now = Instant::now();
+        assert_eq!(now.checked_add(Duration::MAX), None);
+        assert_eq!(time_left(None, now), Some(Duration::MAX));
+        let deadline = now + Duration::from_secs(5);
+        assert_eq!(time_left(Some(deadline), now), Some(Duration::from_secs(5)));
+        assert_eq!(time_left(Some(deadline), deadline), None);
+        assert_eq!(time_left(Some(now), deadline), None);
+    }
+
+    #[test]
+    fn saving_lists_jobs_while_their_savepoint_runs() {
+        let saving = Mutex::new(Vec::new());
+        let a = Saving::start(&saving, "a");
+        let b = Saving::start(&saving, "b");
+        assert_eq!(*saving.lock().unwrap(), ["a", "b"]);
+        drop(a);
+        assert_eq!(*saving.lock().unwrap(), ["b"]);
+        drop(b);
+        assert!(saving.lock().unwrap().is_empty());
     }
 
     #[test]

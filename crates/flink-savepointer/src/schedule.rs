@@ -225,7 +225,7 @@ impl Backoff {
     /// The wait before the next attempt.
     pub fn next_wait(&mut self) -> Duration {
         let wait = self.next;
-        self.next = (self.next * 2).min(self.max);
+        self.next = self.next.saturating_mul(2).min(self.max);
         wait
     }
 
@@ -323,6 +323,23 @@ mod tests {
             Schedule::Every(Duration::from_secs(900)).to_string(),
             "every 15m"
         );
+    }
+
+    #[tokio::test]
+    async fn huge_durations_do_not_panic() {
+        let mut b = Backoff::new(Duration::MAX / 2, Duration::MAX);
+        assert_eq!(b.next_wait(), Duration::MAX / 2);
+        assert!(b.next_wait() > Duration::MAX / 2);
+        assert_eq!(b.next_wait(), Duration::MAX);
+        // The first tick is at once; computing the next must not overflow
+        // (tokio caps the period itself).
+        let mut ticker = Schedule::Every(Duration::MAX).ticker();
+        ticker.tick().await;
+        ticker.restart();
+        let yearly = Schedule::Cron(CronSchedule::parse("0 0 29 2 *").unwrap());
+        assert!(yearly.nominal_interval() >= Duration::from_secs(365 * 86400));
+        let mut clock = CronClock::new(CronSchedule::parse("0 0 29 2 *").unwrap(), at(18, 0, 0));
+        assert_eq!(clock.step(at(18, 0, 1)), Step::Wait(MAX_NAP));
     }
 
     #[test]

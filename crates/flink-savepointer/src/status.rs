@@ -102,12 +102,17 @@ impl Status {
         let mut reasons = Vec::new();
         match &inner.jobmanager {
             None => reasons.push("the JobManager has not been asked yet".to_string()),
-            Some(Err(e)) => reasons.push(format!("the JobManager is unreachable: {e}")),
+            Some(Err(e)) => reasons.push(format!(
+                "the JobManager is unreachable: {}",
+                crate::printable(e)
+            )),
             Some(Ok(())) => {}
         }
         if now.saturating_duration_since(inner.started) >= grace {
             for name in &inner.expected {
                 let stats = inner.jobs.get(name);
+                // One reason per line: a name cannot add lines.
+                let name = crate::printable(name);
                 match stats.and_then(|s| s.last_success_at) {
                     Some(at) if now.saturating_duration_since(at) < fresh => {}
                     Some(at) => reasons.push(format!(
@@ -330,5 +335,21 @@ mod tests {
         status.jobmanager(Err("connection refused".into()));
         let why = status.readiness(later, grace, fresh).unwrap_err();
         assert!(why.contains("unreachable: connection refused"), "{why}");
+    }
+
+    #[test]
+    fn readiness_reasons_keep_one_line_per_job() {
+        let status = Status::new();
+        let start = Instant::now();
+        status.jobmanager(Ok(()));
+        status.round(["evil\nforged: ready".to_string()].into());
+        let why = status
+            .readiness(
+                start + Duration::from_secs(2),
+                Duration::ZERO,
+                Duration::ZERO,
+            )
+            .unwrap_err();
+        assert_eq!(why, "job 'evil\\nforged: ready': no savepoint yet");
     }
 }
