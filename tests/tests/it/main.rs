@@ -16,3 +16,4 @@ mod readme;
 mod rest_client;
 mod rest_tls;
 mod savepointer;
+mod savepointer_hardening;

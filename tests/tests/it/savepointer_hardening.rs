@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use flink_rest::{ClaimMode, JarId, JobId, RunJob};
 use flink_testkit::{
-    eventually, example_jar, free_port, patience, wait_running, workspace_bin, Cluster,
-    ClusterBuilder, JobVariant, SUPPORTED_VERSIONS,
+    each_version, eventually, example_jar, free_port, patience, wait_running, workspace_bin,
+    Cluster, ClusterBuilder, JobVariant,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -391,6 +391,7 @@ const EVIL: &str = "evil\nforged line\tx";
 /// How it is printed.
 const EVIL_SHOWN: &str = "evil\\nforged line\\tx";
 
+#[each_version]
 async fn names_output_and_signals(version: &str) {
     // A paused TaskManager holds a savepoint in flight only until the
     // JobManager gives up on it: by default after 10 s (an RPC) or 50 s (the
@@ -516,14 +517,4 @@ async fn names_output_and_signals(version: &str) {
         lines_starting_with(&log, "forged line").is_empty(),
         "a forged log line:\n{log}"
     );
-}
-
-#[tokio::test]
-async fn names_output_and_signals_on_flink_1_20() {
-    names_output_and_signals(SUPPORTED_VERSIONS[0]).await;
-}
-
-#[tokio::test]
-async fn names_output_and_signals_on_flink_2_3() {
-    names_output_and_signals(SUPPORTED_VERSIONS[1]).await;
 }
