@@ -463,7 +463,10 @@ impl Savepointer {
     /// are reported, not fatal: the next run lists them again.
     async fn apply_retention(&self, name: &str, protected: &Protected, active: &[JobOverview]) {
         let layout = &self.settings.layout;
-        let stored = match layout.list(name) {
+        let stored = match layout
+            .list(name, OffsetDateTime::now_utc())
+            .map(|l| l.savepoints)
+        {
             Ok(stored) => stored,
             Err(e) => {
                 tracing::warn!(job = %name, error = %e, "retention skipped: {e}");
