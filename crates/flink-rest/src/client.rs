@@ -130,7 +130,11 @@ impl FlinkClient {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(Error::Config("the JobManager URL has no host".into()));
         }
-        let shown = RedactedUrl::new(url.clone());
+        // What is shown is what is used: the query and fragment are never sent.
+        let mut used = url.clone();
+        used.set_query(None);
+        used.set_fragment(None);
+        let shown = RedactedUrl::new(used);
 
         let mut headers = HeaderMap::new();
         if !url.username().is_empty() || url.password().is_some() {
@@ -611,7 +615,18 @@ impl FlinkClient {
     }
 
     /// Runs an uploaded jar (`POST /jars/{id}/run`) in the cluster's dialect.
+    ///
+    /// A blank `savepoint_path` is refused before anything is sent: Flink
+    /// reads `"savepointPath": ""` as "no savepoint" and would start the job
+    /// with empty state.
     pub async fn run_jar(&self, jar: &JarId, run: &RunJob) -> Result<JobId> {
+        if run
+            .savepoint_path
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err(Error::BlankSavepointPath);
+        }
         let url = self.endpoint(&["jars", jar.checked()?, "run"], None);
         let body = self.dialect().await?.run_body(run);
         let response: JarRunResponse = self.call(Method::POST, url, Some(body)).await?;
@@ -787,7 +802,7 @@ fn describe_cause(cause: FailureCause) -> String {
         .filter(|l| !l.is_empty());
     match (text, cause.class) {
         (Some(text), _) => text,
-        (None, Some(class)) => class,
+        (None, Some(class)) => crate::printable_name(&class).into_owned(),
         (None, None) => "no cause given".into(),
     }
 }
@@ -929,6 +944,11 @@ mod tests {
             "https://flink.example:8443/proxy/jobs/overview"
         );
         assert!(!client.url().to_string().contains("p%3Ass"));
+        // What is shown is what is used: the query is never sent, nor shown.
+        assert_eq!(
+            client.url().to_string(),
+            "https://****@flink.example:8443/proxy"
+        );
         let header = basic_auth(&Url::parse("http://ali%40ce:p%3Ass@h/").unwrap()).unwrap();
         assert_eq!(
             header.to_str().unwrap(),

@@ -127,6 +127,9 @@ pub enum Error {
     /// REST API's base path.
     #[error("refusing the request: {0}")]
     InvalidId(#[from] InvalidId),
+    /// A job run from a blank savepoint path: Flink would start it empty.
+    #[error("refusing to run a job from a blank savepoint path: Flink reads it as \"no savepoint\" and would start the job with empty state; give the savepoint's path, or none for a fresh start")]
+    BlankSavepointPath,
     /// An asynchronous operation (savepoint, disposal) finished with a failure.
     #[error("{operation} failed: {cause}")]
     OperationFailed {
@@ -215,7 +218,8 @@ pub(crate) fn flink_error_text(body: &str) -> String {
             if text.len() < trimmed.len() {
                 text.push('…');
             }
-            text
+            // Shown in logs and errors: a hostile body must not forge lines.
+            crate::printable_name(&text).into_owned()
         }
     }
 }
@@ -240,12 +244,14 @@ pub(crate) fn first_meaningful_line(trace: &str) -> String {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("Caused by: "))
         .next_back();
-    match root {
+    // Shown in logs and errors: a hostile trace must not forge lines.
+    let line = match root {
         Some(root) if root != first && !first.contains(root) => {
             format!("{first} (caused by {root})")
         }
         _ => first.to_string(),
-    }
+    };
+    crate::printable_name(&line).into_owned()
 }
 
 #[cfg(test)]
@@ -282,6 +288,17 @@ mod tests {
         let text = first_meaningful_line(trace);
         assert!(text.starts_with("org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute application."), "{text}");
         assert!(text.ends_with("(caused by java.lang.IllegalStateException: Failed to rollback to checkpoint/savepoint. Cannot map checkpoint/savepoint state for operator abc to the new program. --allowNonRestoredState)"), "{text}");
+    }
+
+    #[test]
+    fn error_texts_never_span_lines() {
+        let forged = "oops\n2026-11-23T18:15:00Z INFO deploy succeeded\u{1b}[0m";
+        let text = flink_error_text(forged);
+        assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text}");
+        assert!(text.starts_with("oops\\n2026"), "{text}");
+        let json = r#"{"errors":["java.lang.Exception: a\rb\u001b[31m"]}"#;
+        let text = flink_error_text(json);
+        assert_eq!(text, "java.lang.Exception: a\\rb\\u{1b}[31m");
     }
 
     #[test]

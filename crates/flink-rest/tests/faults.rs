@@ -60,6 +60,23 @@ async fn fake_server(respond: Handler) -> (Url, Arc<AtomicUsize>, Seen) {
                     }
                 }
                 let head = String::from_utf8_lossy(&buf[..len]).to_string();
+                // Read the body too: answering before it arrived would break the pipe.
+                let head_len = head.find("\r\n\r\n").unwrap() + 4;
+                let body_len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                let mut have = len - head_len;
+                while have < body_len {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => have += n,
+                    }
+                }
                 let n = counter.fetch_add(1, Ordering::SeqCst);
                 log.lock().unwrap().push(head.clone());
                 match respond(n, &head) {
@@ -569,4 +586,36 @@ async fn a_flink_older_than_supported_is_an_unsupported_version() {
         err.to_string().contains("supports Flink 1.17.0 and later"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_run_from_a_blank_savepoint_path_is_refused_before_sending() {
+    let (url, count) = fake_jobmanager(Arc::new(|_, line| {
+        Some(if line.starts_with("GET /config") {
+            (200, r#"{"flink-version":"2.3.0"}"#.into())
+        } else {
+            (200, format!(r#"{{"jobid":"{JOB}"}}"#))
+        })
+    }))
+    .await;
+    let c = client(url, quick_retries(1));
+    for blank in ["", "  ", "\t"] {
+        let run = RunJob {
+            savepoint_path: Some(blank.into()),
+            ..RunJob::default()
+        };
+        let err = c
+            .run_jar(&flink_rest::JarId::new("uuid_x.jar"), &run)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::BlankSavepointPath), "{blank:?}: {err}");
+        assert!(err.to_string().contains("empty state"), "{err}");
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 0, "nothing was sent");
+    // No savepoint at all is a fresh start, as asked.
+    let id = c
+        .run_jar(&flink_rest::JarId::new("uuid_x.jar"), &RunJob::default())
+        .await
+        .unwrap();
+    assert_eq!(id.as_str(), JOB);
 }
