@@ -8,7 +8,7 @@ use flink_rest::{ClaimMode, RunJob, SavepointFormat};
 use flink_testkit::{
     example_jar, wait_running, workspace_bin, ClusterBuilder, JobVariant, SUPPORTED_VERSIONS,
 };
-use savepoint_layout::{normalize, SavepointLayout};
+use savepoint_layout::{job_folder, normalize, SavepointLayout};
 
 /// A root and a job name that a percent-encoding client would get wrong.
 const AWKWARD_DIR: &str = "save points 100% #1 ü";
@@ -17,13 +17,23 @@ const AWKWARD_JOB: &str = "my job #1 ü";
 async fn awkward_roots(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
     let client = cluster.client();
+    // Jars are named after the job folder too (flink-deploy's upload_name):
+    // Flink stores, lists and runs one with '~' in its id.
+    let jar_name = format!(
+        "flink-deploy--{}--20261123181542.jar",
+        job_folder(AWKWARD_JOB)
+    );
     let jar = client
-        .upload_jar(
-            &example_jar(cluster.dist(), JobVariant::Normal),
-            "layout-test.jar",
-        )
+        .upload_jar(&example_jar(cluster.dist(), JobVariant::Normal), &jar_name)
         .await
         .unwrap();
+    assert!(jar.as_str().ends_with(&jar_name), "{jar}");
+    assert!(client
+        .jars()
+        .await
+        .unwrap()
+        .iter()
+        .any(|j| j.id == jar && j.name == jar_name));
     let job = client
         .run_jar(
             &jar,
