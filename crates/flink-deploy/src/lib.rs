@@ -143,10 +143,13 @@ async fn prepare(
         .map_err(|e| Failure::new(Exit::Usage, e))?;
     let client = flink_rest::FlinkClient::new(args.common.rest.client_config(settings.url.clone()))
         .map_err(|e| Failure::new(Exit::Usage, e))?;
-    let version = client
-        .version()
-        .await
-        .map_err(|e| outcome::rest_failure("cannot reach the JobManager", e))?;
+    let version = client.version().await.map_err(|e| {
+        let doing = match e {
+            flink_rest::Error::UnsupportedVersion { .. } => "cannot deploy to this JobManager",
+            _ => "cannot reach the JobManager",
+        };
+        outcome::rest_failure(doing, e)
+    })?;
     tracing::info!(jobmanager = %client.url(), flink = %version, job = %settings.job_name, "connected");
     let plan = plan::make_plan(&client, settings).await?;
     Ok((client, jar, plan))

@@ -2,7 +2,7 @@
 //! layout show. Reads only: `plan` prints this and stops.
 
 use flink_rest::{FlinkClient, JarFile, JobOverview};
-use savepoint_layout::job_folder;
+use savepoint_layout::{job_folder, legacy_job_folder};
 use serde::Serialize;
 
 use crate::outcome::{rest_failure, Exit, Failure};
@@ -73,7 +73,8 @@ pub struct Plan {
     pub previous_jar: Option<String>,
 }
 
-/// This job's jars are uploaded as `flink-deploy--<job folder>--<UTC time>.jar`.
+/// This job's jars are uploaded as `flink-deploy--<job folder>--<UTC time>.jar`
+/// (the job folder is injective: two jobs never share a jar name).
 pub fn upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
     let stamp = now
         .to_offset(time::UtcOffset::UTC)
@@ -84,7 +85,12 @@ pub fn upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
     format!("flink-deploy--{}--{stamp}.jar", job_folder(job_name))
 }
 
-/// True when `jar` was uploaded by flink-deploy for `job_name`.
+/// True when `jar` was uploaded by flink-deploy for `job_name`, under its
+/// current name or the one earlier versions used ([`legacy_job_folder`]), so
+/// jars uploaded before an upgrade remain rollback targets. A legacy name
+/// can also be that of a job literally named like it (`my-job-6e279c60` for
+/// `my job`); only jars uploaded before the upgrade carry one, and from the
+/// first deploy on, each job's newest jar has its unambiguous name.
 pub fn is_jar_of(jar: &JarFile, job_name: &str) -> bool {
     let Some(rest) = jar.name.strip_prefix("flink-deploy--") else {
         return false;
@@ -94,7 +100,7 @@ pub fn is_jar_of(jar: &JarFile, job_name: &str) -> bool {
     };
     match rest.rsplit_once("--") {
         Some((folder, stamp)) => {
-            folder == job_folder(job_name)
+            (folder == job_folder(job_name) || folder == legacy_job_folder(job_name))
                 && stamp.len() == 14
                 && stamp.bytes().all(|b| b.is_ascii_digit())
         }
@@ -173,8 +179,29 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
     // Evidence that the job ran before: a fresh start would lose its state.
     let mut ran_before: Vec<String> = Vec::new();
     if let Some(layout) = &s.layout {
-        match layout.list(&s.job_name) {
-            Ok(found) => {
+        match layout.list(&s.job_name, time::OffsetDateTime::now_utc()) {
+            Ok(listing) => {
+                // Never restored on their own, but proof the job ran: never a silent fresh start.
+                for (what, odd) in [
+                    (
+                        "dated in the future (clock skew or a typo?)",
+                        &listing.ignored_future,
+                    ),
+                    (
+                        "in a legacy folder another job may own",
+                        &listing.ambiguous_legacy,
+                    ),
+                ] {
+                    if let Some(newest) = odd.last() {
+                        tracing::warn!(count = odd.len(), newest = %newest.location, "ignoring savepoint(s) {what}: pass --from-savepoint to use one");
+                        ran_before.push(format!(
+                            "{} savepoint(s) {what}, newest {}",
+                            odd.len(),
+                            newest.location
+                        ));
+                    }
+                }
+                let found = listing.savepoints;
                 if let Some(newest) = found.iter().rev().find(|sp| sp.complete) {
                     return Ok(Plan {
                         start: Start::Restore {
@@ -335,5 +362,47 @@ mod tests {
         assert!(is_jar_of(&jar(&upload_name("a--b", now)), "a--b"));
         assert!(!is_jar_of(&jar("orders.jar"), "orders"));
         assert!(is_jar_of(&jar(&upload_name("my job", now)), "my job"));
+    }
+
+    #[test]
+    fn jar_names_of_two_jobs_never_collide() {
+        let now = time::macros::datetime!(2026-11-23 18:15:42 UTC);
+        // The pair: "my job" and a job named like its old folder.
+        assert_eq!(
+            upload_name("my job", now),
+            "flink-deploy--my~20job--20261123181542.jar"
+        );
+        assert_eq!(
+            upload_name("my-job-6e279c60", now),
+            "flink-deploy--my-job~2D6e279c60--20261123181542.jar"
+        );
+        assert!(!is_jar_of(
+            &jar(&upload_name("my job", now)),
+            "my-job-6e279c60"
+        ));
+        assert!(!is_jar_of(
+            &jar(&upload_name("my-job-6e279c60", now)),
+            "my job"
+        ));
+        assert!(is_jar_of(
+            &jar(&upload_name("my-job-6e279c60", now)),
+            "my-job-6e279c60"
+        ));
+        assert!(!is_jar_of(&jar(&upload_name("my~20job", now)), "my job"));
+    }
+
+    #[test]
+    fn jars_uploaded_under_the_legacy_name_are_still_this_jobs() {
+        // What earlier versions uploaded for "my job" and for "orders".
+        let old = jar("flink-deploy--my-job-6e279c60--20261101120000.jar");
+        assert!(is_jar_of(&old, "my job"));
+        assert!(!is_jar_of(&old, "my job 2"));
+        assert!(!is_jar_of(&old, "my-job"));
+        let plain = jar("flink-deploy--orders--20261101120000.jar");
+        assert!(is_jar_of(&plain, "orders"));
+        assert!(!is_jar_of(&plain, "orders-v2"));
+        // A job named like the legacy folder recognises it too (its own old
+        // name was the same): the documented, pre-upgrade-only ambiguity.
+        assert!(is_jar_of(&old, "my-job-6e279c60"));
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, LOCATION};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -15,7 +15,19 @@ use url::Url;
 use crate::dialect::{Dialect, FlinkVersion};
 use crate::error::{first_meaningful_line, flink_error_text, Error, Result};
 use crate::model::*;
+use crate::model::{is_hex_id, is_restorable_path};
 use crate::redact::{RedactedUrl, SecretHeader};
+
+/// The most this client reads of a JSON answer. Real answers are far
+/// smaller (3000 jobs in `/jobs/overview` are about 1 MB); anything longer
+/// is not a JobManager's answer and is refused before it fills memory.
+pub const MAX_JSON_BODY: u64 = 16 * 1024 * 1024;
+
+/// The most read of an error body: only its first lines are ever shown.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// The most read of a PEM file (CA bundle, client certificate or key).
+const MAX_PEM_FILE: u64 = 1024 * 1024;
 
 /// Retries with exponential backoff, used only for idempotent reads.
 #[derive(Debug, Clone, Copy)]
@@ -118,11 +130,15 @@ impl FlinkClient {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(Error::Config("the JobManager URL has no host".into()));
         }
-        let shown = RedactedUrl::new(url.clone());
+        // What is shown is what is used: the query and fragment are never sent.
+        let mut used = url.clone();
+        used.set_query(None);
+        used.set_fragment(None);
+        let shown = RedactedUrl::new(used);
 
         let mut headers = HeaderMap::new();
-        if !url.username().is_empty() {
-            headers.insert(AUTHORIZATION, basic_auth(url));
+        if !url.username().is_empty() || url.password().is_some() {
+            headers.insert(AUTHORIZATION, basic_auth(url)?);
         }
         for h in &config.headers {
             headers.insert(h.name().clone(), h.value().clone());
@@ -132,6 +148,9 @@ impl FlinkClient {
             .use_rustls_tls()
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
+            // Never follow a redirect: the Authorization and extra headers
+            // would go to whatever host it names. A 3xx is an error instead.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("flink-ops/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = &config.ca_cert {
             let pem = read_file(ca)?;
@@ -188,11 +207,17 @@ impl FlinkClient {
         &self.shown
     }
 
-    fn endpoint(&self, path: &str) -> Url {
-        // Paths are built by this crate from ids Flink gave us; join cannot fail.
-        self.base
-            .join(path.trim_start_matches('/'))
-            .expect("REST paths are relative URLs")
+    /// The URL of `segments` under the base path, each one percent-encoded
+    /// as a single segment (ids are checked before they get here), with a
+    /// query built by this crate.
+    fn endpoint(&self, segments: &[&str], query: Option<&str>) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .pop_if_empty()
+            .extend(segments);
+        url.set_query(query);
+        url
     }
 
     // ---- transport -------------------------------------------------------
@@ -220,8 +245,29 @@ impl FlinkClient {
         if status.is_success() {
             return Ok(response);
         }
-        let body = response.text().await.unwrap_or_default();
-        let message = flink_error_text(&body);
+        if status.is_redirection() {
+            let (location, suggestion) = match response.headers().get(LOCATION) {
+                Some(value) => {
+                    let (location, suggestion) = self.describe_redirect(shown.expose(), value);
+                    (Some(location), suggestion)
+                }
+                None => (None, None),
+            };
+            tracing::warn!(%method, url = %shown, %status, location = location.as_deref().unwrap_or("-"), "the JobManager answered with a redirect; not followed");
+            return Err(Error::Redirected {
+                method,
+                url: shown,
+                status,
+                location,
+                suggestion,
+            });
+        }
+        // Only shown, shortened: the rest of a huge error body is never read.
+        let body = read_capped(response, MAX_ERROR_BODY)
+            .await
+            .map(|(body, _)| body)
+            .unwrap_or_default();
+        let message = flink_error_text(&String::from_utf8_lossy(&body));
         Err(match status {
             StatusCode::NOT_FOUND => Error::NotFound {
                 method,
@@ -248,6 +294,34 @@ impl FlinkClient {
         })
     }
 
+    /// Where a redirect points, redacted, and the base URL to use instead
+    /// when it kept the request's path below the base.
+    fn describe_redirect(&self, request: &Url, value: &HeaderValue) -> (String, Option<String>) {
+        let raw = String::from_utf8_lossy(value.as_bytes());
+        let Ok(target) = request.join(&raw) else {
+            let mut shown: String = raw.chars().take(200).collect();
+            if shown.len() < raw.len() {
+                shown.push('…');
+            }
+            return (format!("{shown:?} (not a URL)"), None);
+        };
+        let below_base = request
+            .path()
+            .strip_prefix(self.base.path())
+            .filter(|rest| !rest.is_empty());
+        let suggestion = below_base
+            .and_then(|rest| target.path().strip_suffix(rest))
+            .filter(|_| matches!(target.scheme(), "http" | "https"))
+            .map(|base_path| {
+                let mut base = target.clone();
+                base.set_path(base_path);
+                base.set_query(None);
+                base.set_fragment(None);
+                RedactedUrl::new(base).to_string()
+            });
+        (RedactedUrl::new(target).to_string(), suggestion)
+    }
+
     async fn json<T: DeserializeOwned>(
         method: &Method,
         url: &Url,
@@ -258,10 +332,20 @@ impl FlinkClient {
             url: RedactedUrl::new(url.clone()),
             detail,
         };
-        let bytes = response
-            .bytes()
+        let too_large = || Error::ResponseTooLarge {
+            method: method.clone(),
+            url: RedactedUrl::new(url.clone()),
+            limit: MAX_JSON_BODY,
+        };
+        if response.content_length().is_some_and(|n| n > MAX_JSON_BODY) {
+            return Err(too_large());
+        }
+        let (bytes, truncated) = read_capped(response, MAX_JSON_BODY)
             .await
             .map_err(|e| unexpected(format!("the answer broke off: {}", transport_reason(&e))))?;
+        if truncated {
+            return Err(too_large());
+        }
         serde_json::from_slice(&bytes).map_err(|e| {
             let start: String = String::from_utf8_lossy(&bytes).chars().take(120).collect();
             unexpected(format!("{e} (answer began with {start:?})"))
@@ -269,8 +353,7 @@ impl FlinkClient {
     }
 
     /// An idempotent GET, retried on transport errors and 5xx.
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let url = self.endpoint(path);
+    async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
         let policy = self.config.retry;
         let mut attempt = 1;
         loop {
@@ -294,10 +377,9 @@ impl FlinkClient {
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
-        path: &str,
+        url: Url,
         body: Option<serde_json::Value>,
     ) -> Result<T> {
-        let url = self.endpoint(path);
         let response = self
             .send(method.clone(), url.clone(), |r| match body {
                 Some(b) => r.json(&b),
@@ -307,8 +389,7 @@ impl FlinkClient {
         Self::json(&method, &url, response).await
     }
 
-    async fn call_no_content(&self, method: Method, path: &str) -> Result<()> {
-        let url = self.endpoint(path);
+    async fn call_no_content(&self, method: Method, url: Url) -> Result<()> {
         self.send(method, url, |r| r).await.map(drop)
     }
 
@@ -323,19 +404,23 @@ impl FlinkClient {
     pub async fn dialect(&self) -> Result<Dialect> {
         self.dialect
             .get_or_try_init(|| async {
-                let config: ConfigResponse = self.get("config").await?;
-                let version: FlinkVersion = config.flink_version.parse().map_err(|detail| {
-                    Error::UnexpectedResponse {
-                        method: Method::GET,
-                        url: RedactedUrl::new(self.endpoint("config")),
-                        detail,
-                    }
-                })?;
+                let url = self.endpoint(&["config"], None);
+                let config: ConfigResponse = self.get(url.clone()).await?;
+                let version: FlinkVersion =
+                    config
+                        .flink_version
+                        .parse()
+                        .map_err(|e: flink_version::VersionError| Error::UnexpectedResponse {
+                            method: Method::GET,
+                            url: RedactedUrl::new(url),
+                            detail: e.to_string(),
+                        })?;
                 if version < FlinkVersion::OLDEST_SUPPORTED {
-                    return Err(Error::Config(format!(
-                        "the JobManager runs Flink {version}; flink-ops supports Flink {} and later",
-                        FlinkVersion::OLDEST_SUPPORTED
-                    )));
+                    return Err(Error::UnsupportedVersion {
+                        url: self.shown.clone(),
+                        version,
+                        oldest: FlinkVersion::OLDEST_SUPPORTED,
+                    });
                 }
                 Ok(Dialect::new(version))
             })
@@ -345,19 +430,25 @@ impl FlinkClient {
 
     /// `GET /overview`.
     pub async fn overview(&self) -> Result<ClusterOverview> {
-        self.get("overview").await
+        self.get(self.endpoint(&["overview"], None)).await
     }
 
     /// `GET /taskmanagers`.
     pub async fn task_managers(&self) -> Result<Vec<TaskManager>> {
-        Ok(self.get::<TaskManagers>("taskmanagers").await?.taskmanagers)
+        Ok(self
+            .get::<TaskManagers>(self.endpoint(&["taskmanagers"], None))
+            .await?
+            .taskmanagers)
     }
 
     // ---- jobs ------------------------------------------------------------
 
     /// All jobs the JobManager knows, running or not (`GET /jobs/overview`).
     pub async fn jobs(&self) -> Result<Vec<JobOverview>> {
-        Ok(self.get::<JobsOverview>("jobs/overview").await?.jobs)
+        Ok(self
+            .get::<JobsOverview>(self.endpoint(&["jobs", "overview"], None))
+            .await?
+            .jobs)
     }
 
     /// Jobs whose name is exactly `name` (never a substring match).
@@ -369,26 +460,38 @@ impl FlinkClient {
 
     /// `GET /jobs/{id}`.
     pub async fn job(&self, job: &JobId) -> Result<JobDetails> {
-        self.get(&format!("jobs/{job}")).await
+        self.get(self.endpoint(&["jobs", job.checked()?], None))
+            .await
     }
 
     /// `GET /jobs/{id}/checkpoints`.
     pub async fn checkpoints(&self, job: &JobId) -> Result<CheckpointStats> {
-        self.get(&format!("jobs/{job}/checkpoints")).await
+        self.get(self.endpoint(&["jobs", job.checked()?, "checkpoints"], None))
+            .await
     }
 
     /// Job-level metrics by name (`GET /jobs/{id}/metrics?get=...`), e.g.
     /// `numRestarts`. Metrics the job does not have are left out.
     pub async fn job_metrics(&self, job: &JobId, names: &[&str]) -> Result<Vec<Metric>> {
-        self.get(&format!("jobs/{job}/metrics?get={}", names.join(",")))
+        let query = format!("get={}", metric_list(names));
+        self.get(self.endpoint(&["jobs", job.checked()?, "metrics"], Some(&query)))
             .await
     }
 
     /// The names of the metrics a vertex's subtasks offer.
     pub async fn vertex_metric_names(&self, job: &JobId, vertex: &str) -> Result<Vec<String>> {
-        let metrics: Vec<Metric> = self
-            .get(&format!("jobs/{job}/vertices/{vertex}/subtasks/metrics"))
-            .await?;
+        let url = self.endpoint(
+            &[
+                "jobs",
+                job.checked()?,
+                "vertices",
+                checked_vertex(vertex)?,
+                "subtasks",
+                "metrics",
+            ],
+            None,
+        );
+        let metrics: Vec<Metric> = self.get(url).await?;
         Ok(metrics.into_iter().map(|m| m.id).collect())
     }
 
@@ -399,19 +502,29 @@ impl FlinkClient {
         vertex: &str,
         names: &[&str],
     ) -> Result<Vec<Metric>> {
-        self.get(&format!(
-            "jobs/{job}/vertices/{vertex}/subtasks/metrics?get={}&agg=max,sum",
-            names.join(",")
-        ))
-        .await
+        let query = format!("get={}&agg=max,sum", metric_list(names));
+        let url = self.endpoint(
+            &[
+                "jobs",
+                job.checked()?,
+                "vertices",
+                checked_vertex(vertex)?,
+                "subtasks",
+                "metrics",
+            ],
+            Some(&query),
+        );
+        self.get(url).await
     }
 
     /// Why the job last failed: the first line of the newest entry of its
     /// exception history (`GET /jobs/{id}/exceptions`), if it has failed.
     pub async fn last_failure(&self, job: &JobId) -> Result<Option<String>> {
-        let history: JobExceptions = self
-            .get(&format!("jobs/{job}/exceptions?maxExceptions=1"))
-            .await?;
+        let url = self.endpoint(
+            &["jobs", job.checked()?, "exceptions"],
+            Some("maxExceptions=1"),
+        );
+        let history: JobExceptions = self.get(url).await?;
         Ok(history
             .exception_history
             .and_then(|h| h.entries.into_iter().next())
@@ -427,8 +540,8 @@ impl FlinkClient {
 
     /// Cancels a job (`PATCH /jobs/{id}?mode=cancel`).
     pub async fn cancel(&self, job: &JobId) -> Result<()> {
-        self.call_no_content(Method::PATCH, &format!("jobs/{job}?mode=cancel"))
-            .await
+        let url = self.endpoint(&["jobs", job.checked()?], Some("mode=cancel"));
+        self.call_no_content(Method::PATCH, url).await
     }
 
     // ---- jars ------------------------------------------------------------
@@ -470,7 +583,7 @@ impl FlinkClient {
                 .expect("a valid MIME type");
         let form = reqwest::multipart::Form::new().part("jarfile", part);
 
-        let url = self.endpoint("jars/upload");
+        let url = self.endpoint(&["jars", "upload"], None);
         let timeout = self.config.upload_timeout;
         let response = self
             .send(Method::POST, url.clone(), |r| {
@@ -479,36 +592,44 @@ impl FlinkClient {
             .await?;
         let uploaded: JarUploadResponse = Self::json(&Method::POST, &url, response).await?;
         // Flink answers with the stored path; the jar id is its file name.
-        let id = uploaded
-            .filename
-            .rsplit('/')
-            .next()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Error::UnexpectedResponse {
-                method: Method::POST,
-                url: RedactedUrl::new(url.clone()),
-                detail: format!("no jar file name in {:?}", uploaded.filename),
-            })?;
-        Ok(JarId::new(id))
+        let name = uploaded.filename.rsplit('/').next().unwrap_or_default();
+        JarId::parse(name).map_err(|e| Error::UnexpectedResponse {
+            method: Method::POST,
+            url: RedactedUrl::new(url.clone()),
+            detail: format!("no usable jar file name in the answer: {e}"),
+        })
     }
 
     /// `GET /jars`.
     pub async fn jars(&self) -> Result<Vec<JarFile>> {
-        Ok(self.get::<JarList>("jars").await?.files)
+        Ok(self
+            .get::<JarList>(self.endpoint(&["jars"], None))
+            .await?
+            .files)
     }
 
     /// `DELETE /jars/{id}`.
     pub async fn delete_jar(&self, jar: &JarId) -> Result<()> {
-        self.call_no_content(Method::DELETE, &format!("jars/{jar}"))
-            .await
+        let url = self.endpoint(&["jars", jar.checked()?], None);
+        self.call_no_content(Method::DELETE, url).await
     }
 
     /// Runs an uploaded jar (`POST /jars/{id}/run`) in the cluster's dialect.
+    ///
+    /// A blank `savepoint_path` is refused before anything is sent: Flink
+    /// reads `"savepointPath": ""` as "no savepoint" and would start the job
+    /// with empty state.
     pub async fn run_jar(&self, jar: &JarId, run: &RunJob) -> Result<JobId> {
+        if run
+            .savepoint_path
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err(Error::BlankSavepointPath);
+        }
+        let url = self.endpoint(&["jars", jar.checked()?, "run"], None);
         let body = self.dialect().await?.run_body(run);
-        let response: JarRunResponse = self
-            .call(Method::POST, &format!("jars/{jar}/run"), Some(body))
-            .await?;
+        let response: JarRunResponse = self.call(Method::POST, url, Some(body)).await?;
         Ok(response.jobid)
     }
 
@@ -528,9 +649,8 @@ impl FlinkClient {
             "cancel-job": false,
             "formatType": format.as_flink(),
         });
-        let trigger: TriggerResponse = self
-            .call(Method::POST, &format!("jobs/{job}/savepoints"), Some(body))
-            .await?;
+        let url = self.endpoint(&["jobs", job.checked()?, "savepoints"], None);
+        let trigger: TriggerResponse = self.call(Method::POST, url, Some(body)).await?;
         Ok(AsyncOperation::Savepoint {
             job: job.clone(),
             trigger: trigger.request_id,
@@ -551,9 +671,8 @@ impl FlinkClient {
             "drain": drain,
             "formatType": format.as_flink(),
         });
-        let trigger: TriggerResponse = self
-            .call(Method::POST, &format!("jobs/{job}/stop"), Some(body))
-            .await?;
+        let url = self.endpoint(&["jobs", job.checked()?, "stop"], None);
+        let trigger: TriggerResponse = self.call(Method::POST, url, Some(body)).await?;
         Ok(AsyncOperation::Savepoint {
             job: job.clone(),
             trigger: trigger.request_id,
@@ -565,7 +684,7 @@ impl FlinkClient {
         let trigger: TriggerResponse = self
             .call(
                 Method::POST,
-                "savepoint-disposal",
+                self.endpoint(&["savepoint-disposal"], None),
                 Some(json!({ "savepoint-path": path })),
             )
             .await?;
@@ -577,14 +696,17 @@ impl FlinkClient {
 
     /// The current state of an asynchronous operation.
     pub async fn operation_status(&self, op: &AsyncOperation) -> Result<OperationStatus> {
-        let path = match op {
-            AsyncOperation::Savepoint { job, trigger } => {
-                format!("jobs/{job}/savepoints/{trigger}")
+        let url = match op {
+            AsyncOperation::Savepoint { job, trigger } => self.endpoint(
+                &["jobs", job.checked()?, "savepoints", trigger.checked()?],
+                None,
+            ),
+            AsyncOperation::Disposal { trigger, .. } => {
+                self.endpoint(&["savepoint-disposal", trigger.checked()?], None)
             }
-            AsyncOperation::Disposal { trigger, .. } => format!("savepoint-disposal/{trigger}"),
         };
-        let result: AsyncResult = self.get(&path).await?;
-        Ok(match result.status.id.as_str() {
+        let result: AsyncResult = self.get(url).await?;
+        let status = match result.status.id.as_str() {
             "IN_PROGRESS" => OperationStatus::InProgress,
             _ => match result.operation.and_then(|o| {
                 match o.failure_cause {
@@ -599,6 +721,23 @@ impl FlinkClient {
                 },
                 None => OperationStatus::Completed { location: None },
             },
+        };
+        Ok(match (op, status) {
+            // A savepoint is only done when it says where it is: restoring
+            // from "" would start the job empty and call it restored.
+            (AsyncOperation::Savepoint { .. }, OperationStatus::Completed { location })
+                if !location.as_deref().is_some_and(is_restorable_path) =>
+            {
+                OperationStatus::Failed {
+                    cause: match location {
+                        None => "Flink reported it complete but gave no location".into(),
+                        Some(l) => format!(
+                            "Flink reported it complete but gave no usable location ({l:?})"
+                        ),
+                    },
+                }
+            }
+            (_, status) => status,
         })
     }
 
@@ -663,35 +802,90 @@ fn describe_cause(cause: FailureCause) -> String {
         .filter(|l| !l.is_empty());
     match (text, cause.class) {
         (Some(text), _) => text,
-        (None, Some(class)) => class,
+        (None, Some(class)) => crate::printable_name(&class).into_owned(),
         (None, None) => "no cause given".into(),
     }
 }
 
-fn basic_auth(url: &Url) -> HeaderValue {
-    use std::fmt::Write;
-    let user = percent_decode(url.username());
-    let password = url.password().map(percent_decode).unwrap_or_default();
-    let encoded = BASE64.encode(format!("{user}:{password}"));
-    let mut value = String::new();
-    let _ = write!(value, "Basic {encoded}");
-    let mut value = HeaderValue::try_from(value).expect("base64 is a valid header value");
+/// The `Authorization` header for the URL's `user:password@`.
+///
+/// The URL keeps them percent-encoded; they are percent-decoded (not form
+/// decoded: a `+` stays a `+`) to the bytes basic auth sends.
+fn basic_auth(url: &Url) -> Result<HeaderValue> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).collect::<Vec<u8>>();
+    let mut credentials = decode(url.username());
+    if credentials.contains(&b':') {
+        return Err(Error::Config(
+            "the user name in the JobManager URL contains ':' (%3A), which basic auth cannot carry"
+                .into(),
+        ));
+    }
+    credentials.push(b':');
+    credentials.extend(url.password().map(decode).unwrap_or_default());
+    let mut value = HeaderValue::try_from(format!("Basic {}", BASE64.encode(credentials)))
+        .expect("base64 is a valid header value");
     value.set_sensitive(true);
-    value
+    Ok(value)
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+/// Metric names for a `get=` query: each one encoded, joined by `,`.
+fn metric_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
+/// A vertex id (from `GET /jobs/{id}`) before it goes into a URL.
+fn checked_vertex(vertex: &str) -> Result<&str, InvalidId> {
+    if is_hex_id(vertex) {
+        Ok(vertex)
+    } else {
+        Err(InvalidId::new("vertex id", vertex))
+    }
+}
+
+/// Reads at most `limit` bytes of a body, chunk by chunk; true when more
+/// was there (the rest is never read: the connection is dropped).
+async fn read_capped(
+    mut response: Response,
+    limit: u64,
+) -> std::result::Result<(Vec<u8>, bool), reqwest::Error> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// Reads a small local file (a PEM bundle), refusing one that is not small.
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::File {
+    use std::io::Read as _;
+    let file_error = |source| Error::File {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PEM_FILE + 1).read_to_end(&mut bytes))
+        .map_err(file_error)?;
+    if bytes.len() as u64 > MAX_PEM_FILE {
+        return Err(file_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} KiB: not a PEM certificate or key",
+                MAX_PEM_FILE / 1024
+            ),
+        )));
+    }
+    Ok(bytes)
 }
 
 /// A short reason for a transport failure, with its cause chain.
@@ -746,16 +940,63 @@ mod tests {
         .unwrap();
         assert_eq!(client.base.as_str(), "https://flink.example:8443/proxy/");
         assert_eq!(
-            client.endpoint("jobs/overview").as_str(),
+            client.endpoint(&["jobs", "overview"], None).as_str(),
             "https://flink.example:8443/proxy/jobs/overview"
         );
         assert!(!client.url().to_string().contains("p%3Ass"));
-        let header = basic_auth(&Url::parse("http://ali%40ce:p%3Ass@h/").unwrap());
+        // What is shown is what is used: the query is never sent, nor shown.
+        assert_eq!(
+            client.url().to_string(),
+            "https://****@flink.example:8443/proxy"
+        );
+        let header = basic_auth(&Url::parse("http://ali%40ce:p%3Ass@h/").unwrap()).unwrap();
         assert_eq!(
             header.to_str().unwrap(),
             format!("Basic {}", BASE64.encode("ali@ce:p:ss"))
         );
         assert!(header.is_sensitive());
+    }
+
+    #[test]
+    fn basic_auth_percent_decodes_and_keeps_plus_signs() {
+        let auth = |url: &str| {
+            let header = basic_auth(&Url::parse(url).unwrap()).unwrap();
+            let b64 = header
+                .to_str()
+                .unwrap()
+                .strip_prefix("Basic ")
+                .unwrap()
+                .to_string();
+            String::from_utf8(BASE64.decode(b64).unwrap()).unwrap()
+        };
+        // A '+' is a '+' (form decoding made it a space).
+        assert_eq!(auth("http://bob:pa+ss@h/"), "bob:pa+ss");
+        assert_eq!(auth("http://bo+b:x@h/"), "bo+b:x");
+        assert_eq!(auth("http://bob:a%2Bb%20c%25d@h/"), "bob:a+b c%d");
+        assert_eq!(auth("http://b%C3%B6b:%E2%82%AC@h/"), "böb:€");
+        // Typed raw, the URL parser encodes what userinfo cannot hold.
+        assert_eq!(auth("http://bob:a b@h/"), "bob:a b");
+        // A password with ':' is fine; only the user name cannot have one.
+        assert_eq!(auth("http://bob:a:b@h/"), "bob:a:b");
+        assert_eq!(auth("http://:only-password@h/"), ":only-password");
+        let err = basic_auth(&Url::parse("http://a%3Ab:s3cret@h/").unwrap()).unwrap_err();
+        assert!(err.to_string().contains("user name"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn ids_are_single_segments_under_the_base_path() {
+        let client =
+            FlinkClient::new(ClientConfig::new(Url::parse("http://h:1/proxy/").unwrap())).unwrap();
+        let url = client.endpoint(&["jars", "uuid_a b#?%.jar", "run"], Some("x=1"));
+        assert_eq!(
+            url.as_str(),
+            "http://h:1/proxy/jars/uuid_a%20b%23%3F%25.jar/run?x=1"
+        );
+        assert_eq!(metric_list(&["a.b", "c d", "e,f"]), "a.b,c+d,e%2Cf");
+        assert!(checked_vertex("../../jars").is_err());
+        assert!(checked_vertex(&"a".repeat(32)).is_ok());
+        assert!(JobId::new("../../jars/../x?y=#").checked().is_err());
     }
 
     #[test]

@@ -1,65 +1,12 @@
 //! The parts of the REST API that differ between Flink versions.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde_json::{json, Map, Value};
 
 use crate::model::{ClaimMode, RunJob};
 
-/// A Flink release version, as reported by `GET /config` (`flink-version`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FlinkVersion {
-    /// Major version (1 or 2).
-    pub major: u32,
-    /// Minor version.
-    pub minor: u32,
-    /// Patch version (0 when the cluster reports none, e.g. a snapshot).
-    pub patch: u32,
-}
-
-impl FlinkVersion {
-    /// A version from its parts.
-    pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        Self {
-            major,
-            minor,
-            patch,
-        }
-    }
-
-    /// The oldest version this client speaks to.
-    pub const OLDEST_SUPPORTED: FlinkVersion = FlinkVersion::new(1, 17, 0);
-
-    /// True when this version is `major.minor` or newer.
-    pub fn at_least(&self, major: u32, minor: u32) -> bool {
-        (self.major, self.minor) >= (major, minor)
-    }
-}
-
-impl FromStr for FlinkVersion {
-    type Err = String;
-
-    /// Parses `2.3.0`, `1.20.3`, `1.20-SNAPSHOT` or `2.0.0-rc1`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let core = s.trim().split(['-', '+']).next().unwrap_or_default();
-        let mut parts = core.split('.').map(|p| p.parse::<u32>());
-        let bad = || format!("'{s}' is not a Flink version (expected e.g. 1.20.3)");
-        let major = parts.next().and_then(Result::ok).ok_or_else(bad)?;
-        let minor = parts.next().and_then(Result::ok).ok_or_else(bad)?;
-        let patch = match parts.next() {
-            Some(p) => p.map_err(|_| bad())?,
-            None => 0,
-        };
-        Ok(Self::new(major, minor, patch))
-    }
-}
-
-impl fmt::Display for FlinkVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
-}
+/// A Flink release version, as reported by `GET /config` (`flink-version`):
+/// the workspace's one version type.
+pub use flink_version::FlinkVersion;
 
 /// How to phrase requests for one Flink version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,26 +77,12 @@ mod tests {
     #[test]
     fn versions_parse_from_what_clusters_report() {
         assert_eq!(
-            "2.3.0".parse::<FlinkVersion>().unwrap(),
-            FlinkVersion::new(2, 3, 0)
-        );
-        assert_eq!(
-            "1.20.3".parse::<FlinkVersion>().unwrap(),
-            FlinkVersion::new(1, 20, 3)
-        );
-        assert_eq!(
             "1.20-SNAPSHOT".parse::<FlinkVersion>().unwrap(),
             FlinkVersion::new(1, 20, 0)
         );
-        assert_eq!(
-            "2.0.0-rc1".parse::<FlinkVersion>().unwrap(),
-            FlinkVersion::new(2, 0, 0)
-        );
         assert!("<unknown>".parse::<FlinkVersion>().is_err());
-        assert!("2".parse::<FlinkVersion>().is_err());
-        assert!(FlinkVersion::new(1, 20, 0).at_least(1, 20));
-        assert!(!FlinkVersion::new(1, 19, 9).at_least(1, 20));
-        assert!(FlinkVersion::new(2, 0, 0).at_least(1, 20));
+        // The same rule as flink-config's: four parts are not a version.
+        assert!("1.2.3.4".parse::<FlinkVersion>().is_err());
     }
 
     fn restore_run() -> RunJob {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 
+use crate::dialect::FlinkVersion;
+use crate::model::InvalidId;
 use crate::redact::RedactedUrl;
 
 /// A result with this crate's [`Error`].
@@ -82,6 +84,52 @@ pub enum Error {
         /// What was wrong with it.
         detail: String,
     },
+    /// A 3xx answer. Redirects are never followed: the request's
+    /// credentials and extra headers would go to wherever it points.
+    #[error("{method} {url}: the JobManager answered HTTP {status}, a redirect to {}; flink-ops does not follow redirects (credentials and headers would go along): point --jobmanager-url at {} instead", .location.as_deref().unwrap_or("nowhere (no Location header)"), .suggestion.as_deref().or(.location.as_deref()).unwrap_or("the JobManager itself"))]
+    Redirected {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, credentials redacted.
+        url: RedactedUrl,
+        /// The HTTP status.
+        status: StatusCode,
+        /// Where it pointed (resolved, credentials redacted), if anywhere.
+        location: Option<String>,
+        /// The base URL to use instead, when the redirect kept the request's
+        /// path (e.g. `http://other:8081/` for `…/jobs/overview`).
+        suggestion: Option<String>,
+    },
+    /// An answer longer than this client reads: not a JobManager's answer
+    /// (a proxy, a misconfigured port) or one that would exhaust memory.
+    #[error("{method} {url}: the answer is larger than {} MiB; refusing to read it (is this a Flink JobManager?)", .limit / (1024 * 1024))]
+    ResponseTooLarge {
+        /// The request's method.
+        method: Method,
+        /// The request's URL, credentials redacted.
+        url: RedactedUrl,
+        /// The most this client reads, in bytes.
+        limit: u64,
+    },
+    /// The JobManager runs a Flink older than the oldest this client speaks.
+    #[error("{url} runs Flink {version}; flink-ops supports Flink {oldest} and later: upgrade the cluster or use an older flink-ops")]
+    UnsupportedVersion {
+        /// The JobManager, credentials redacted.
+        url: RedactedUrl,
+        /// The version it reports.
+        version: FlinkVersion,
+        /// The oldest version supported.
+        oldest: FlinkVersion,
+    },
+    /// A request would carry an id that does not have the shape Flink
+    /// gives (e.g. a job id that is not 32 hex digits): refused before
+    /// anything is sent, so it can never address something outside the
+    /// REST API's base path.
+    #[error("refusing the request: {0}")]
+    InvalidId(#[from] InvalidId),
+    /// A job run from a blank savepoint path: Flink would start it empty.
+    #[error("refusing to run a job from a blank savepoint path: Flink reads it as \"no savepoint\" and would start the job with empty state; give the savepoint's path, or none for a fresh start")]
+    BlankSavepointPath,
     /// An asynchronous operation (savepoint, disposal) finished with a failure.
     #[error("{operation} failed: {cause}")]
     OperationFailed {
@@ -170,7 +218,8 @@ pub(crate) fn flink_error_text(body: &str) -> String {
             if text.len() < trimmed.len() {
                 text.push('…');
             }
-            text
+            // Shown in logs and errors: a hostile body must not forge lines.
+            crate::printable_name(&text).into_owned()
         }
     }
 }
@@ -195,12 +244,14 @@ pub(crate) fn first_meaningful_line(trace: &str) -> String {
         .lines()
         .filter_map(|l| l.trim().strip_prefix("Caused by: "))
         .next_back();
-    match root {
+    // Shown in logs and errors: a hostile trace must not forge lines.
+    let line = match root {
         Some(root) if root != first && !first.contains(root) => {
             format!("{first} (caused by {root})")
         }
         _ => first.to_string(),
-    }
+    };
+    crate::printable_name(&line).into_owned()
 }
 
 #[cfg(test)]
@@ -237,6 +288,17 @@ mod tests {
         let text = first_meaningful_line(trace);
         assert!(text.starts_with("org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute application."), "{text}");
         assert!(text.ends_with("(caused by java.lang.IllegalStateException: Failed to rollback to checkpoint/savepoint. Cannot map checkpoint/savepoint state for operator abc to the new program. --allowNonRestoredState)"), "{text}");
+    }
+
+    #[test]
+    fn error_texts_never_span_lines() {
+        let forged = "oops\n2026-11-23T18:15:00Z INFO deploy succeeded\u{1b}[0m";
+        let text = flink_error_text(forged);
+        assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text}");
+        assert!(text.starts_with("oops\\n2026"), "{text}");
+        let json = r#"{"errors":["java.lang.Exception: a\rb\u001b[31m"]}"#;
+        let text = flink_error_text(json);
+        assert_eq!(text, "java.lang.Exception: a\\rb\\u{1b}[31m");
     }
 
     #[test]

@@ -15,10 +15,12 @@ mod client;
 mod dialect;
 mod error;
 mod model;
+mod printable;
 mod redact;
 
-pub use client::{ClientConfig, FlinkClient, RetryPolicy};
+pub use client::{ClientConfig, FlinkClient, RetryPolicy, MAX_JSON_BODY};
 pub use dialect::{Dialect, FlinkVersion};
 pub use error::{Error, Result};
 pub use model::*;
+pub use printable::printable_name;
 pub use redact::{RedactedUrl, SecretHeader};

@@ -7,21 +7,43 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $check:path) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
-            /// Wraps an id as Flink prints it.
+            /// Wraps an id as Flink prints it, unchecked. Requests check it
+            /// again before it goes into a URL ([`Error::InvalidId`]).
+            ///
+            /// [`Error::InvalidId`]: crate::Error::InvalidId
             pub fn new(id: impl Into<String>) -> Self {
                 Self(id.into())
+            }
+
+            /// Wraps an id after checking its shape.
+            pub fn parse(id: &str) -> Result<Self, InvalidId> {
+                if $check(id) {
+                    Ok(Self(id.to_string()))
+                } else {
+                    Err(InvalidId::new($what, id))
+                }
             }
 
             /// The id as Flink prints it.
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            /// The id, when it has the shape Flink gives such ids (so it is
+            /// one URL path segment that stays under the REST base path).
+            pub(crate) fn checked(&self) -> Result<&str, InvalidId> {
+                if $check(&self.0) {
+                    Ok(&self.0)
+                } else {
+                    Err(InvalidId::new($what, &self.0))
+                }
             }
         }
 
@@ -30,21 +52,84 @@ macro_rules! id_type {
                 f.write_str(&self.0)
             }
         }
+
+        // Ids come from the JobManager and go into URLs: a malformed one is
+        // an unexpected answer, never a request outside the base path.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let id = String::deserialize(d)?;
+                Self::parse(&id).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
 id_type!(
-    /// A job id: 32 hex characters.
-    JobId
+    /// A job id: 32 hex digits.
+    JobId,
+    "job id",
+    is_hex_id
 );
 id_type!(
     /// An uploaded jar's id: the stored file name, `<uuid>_<name>.jar`.
-    JarId
+    JarId,
+    "jar id",
+    is_jar_file_name
 );
 id_type!(
-    /// The id of an asynchronous operation (savepoint, disposal).
-    TriggerId
+    /// The id of an asynchronous operation (savepoint, disposal): 32 hex digits.
+    TriggerId,
+    "trigger id",
+    is_hex_id
 );
+
+/// An id from the JobManager (or a caller) that does not have the shape
+/// Flink gives such ids.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {shown} is not what Flink gives ({expected})")]
+pub struct InvalidId {
+    /// Which kind of id, e.g. "job id".
+    pub what: &'static str,
+    /// The id, escaped and shortened for printing.
+    pub shown: String,
+    /// What it should look like.
+    pub expected: &'static str,
+}
+
+impl InvalidId {
+    pub(crate) fn new(what: &'static str, id: &str) -> Self {
+        let mut shown: String = id.chars().take(80).collect();
+        if shown.len() < id.len() {
+            shown.push('…');
+        }
+        Self {
+            what,
+            shown: format!("{shown:?}"),
+            expected: match what {
+                "jar id" => "a file name ending in .jar",
+                _ => "32 hex digits",
+            },
+        }
+    }
+}
+
+/// Job, vertex and trigger ids are Flink `AbstractID`s: 32 hex digits.
+pub(crate) fn is_hex_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A jar id is the name of a file in the JobManager's upload directory,
+/// `<uuid>_<uploaded name>.jar`: one path segment (no `/`, `\`, `.`, `..`)
+/// without control characters, ending in `.jar` (Flink lists only those).
+/// Other characters are allowed (Flink keeps the uploader's file name) and
+/// percent-encoded in URLs.
+pub(crate) fn is_jar_file_name(id: &str) -> bool {
+    id.len() <= 255
+        && id.len() > ".jar".len()
+        && id.ends_with(".jar")
+        && !id.contains(['/', '\\'])
+        && !id.chars().any(char::is_control)
+}
 
 /// `GET /overview`: the cluster at a glance.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -291,7 +376,7 @@ impl CheckpointStats {
                     .iter()
                     .filter(|c| c.status.as_deref() == Some("COMPLETED")),
             )
-            .filter(|c| !c.discarded && c.external_path.is_some())
+            .filter(|c| !c.discarded && c.external_path.as_deref().is_some_and(is_restorable_path))
             .max_by_key(|c| (c.trigger_timestamp, c.id))
     }
 }
@@ -332,8 +417,10 @@ pub struct CompletedCheckpoint {
     /// When it was triggered, epoch milliseconds.
     #[serde(default)]
     pub trigger_timestamp: i64,
-    /// Where it is stored (`file:/...`), when externalized.
-    #[serde(default)]
+    /// Where it is stored (`file:/...`), when externalized. Blank paths
+    /// and Flink's `<checkpoint-not-externally-addressable>` read as none:
+    /// neither is anything a job can restore from.
+    #[serde(default, deserialize_with = "restorable_path")]
     pub external_path: Option<String>,
     /// Size of its state in bytes, where Flink reports it.
     #[serde(default)]
@@ -344,6 +431,21 @@ pub struct CompletedCheckpoint {
     /// `COMPLETED`, `IN_PROGRESS` or `FAILED` (history entries only).
     #[serde(default)]
     pub status: Option<String>,
+}
+
+/// An `external_path` as a restore point: none when it is blank (a job
+/// run with `"savepointPath": ""` starts empty) or a marker such as
+/// `<checkpoint-not-externally-addressable>` (checkpoints kept only in the
+/// JobManager's memory).
+fn restorable_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let path = Option::<String>::deserialize(d)?;
+    Ok(path.filter(|p| is_restorable_path(p)))
+}
+
+/// True for a non-blank path that is not one of Flink's `<...>` markers.
+pub(crate) fn is_restorable_path(path: &str) -> bool {
+    let path = path.trim();
+    !path.is_empty() && !path.starts_with('<')
 }
 
 /// What a job restored from.
@@ -357,8 +459,9 @@ pub struct RestoredCheckpoint {
     /// True when it was a savepoint.
     #[serde(default)]
     pub is_savepoint: bool,
-    /// Its path.
-    #[serde(default)]
+    /// Its path (none when Flink gives a blank one or its
+    /// `<checkpoint-not-externally-addressable>` marker).
+    #[serde(default, deserialize_with = "restorable_path")]
     pub external_path: Option<String>,
 }
 
@@ -592,6 +695,60 @@ mod tests {
         )
         .unwrap();
         assert!(none.newest_restorable().is_none());
+    }
+
+    #[test]
+    fn blank_and_marker_paths_are_never_restore_points() {
+        // An empty newest savepoint must not hide the older real one, nor win.
+        let body = r#"{"counts":{"completed":3},"latest":{"completed":{"id":3,"trigger_timestamp":3,"external_path":"<checkpoint-not-externally-addressable>"},"savepoint":{"id":2,"trigger_timestamp":2,"is_savepoint":true,"external_path":"  "},"restored":{"id":1,"is_savepoint":true,"external_path":""}},
+            "history":[{"id":4,"status":"COMPLETED","trigger_timestamp":4,"external_path":""},{"id":1,"status":"COMPLETED","trigger_timestamp":1,"external_path":"file:/sp/savepoint-1"}]}"#;
+        let stats: CheckpointStats = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            stats.newest_restorable().unwrap().external_path.as_deref(),
+            Some("file:/sp/savepoint-1")
+        );
+        assert_eq!(stats.latest.restored.unwrap().external_path, None);
+        // Built by hand (not deserialized): the same rule.
+        let mut by_hand = stats.history[1].clone();
+        by_hand.external_path = Some(String::new());
+        by_hand.trigger_timestamp = 9;
+        let stats = CheckpointStats {
+            history: vec![by_hand],
+            ..CheckpointStats::default()
+        };
+        assert!(stats.newest_restorable().is_none());
+    }
+
+    #[test]
+    fn ids_from_the_jobmanager_are_checked() {
+        let ok: JobId = serde_json::from_str(r#""0123456789abcdef0123456789ABCDEF""#).unwrap();
+        assert_eq!(ok.as_str(), "0123456789abcdef0123456789ABCDEF");
+        for bad in [
+            r#""../../jars/../x?y=#""#,
+            r#""0123456789abcdef0123456789abcde""#,
+            r#""0123456789abcdef0123456789abcdeg""#,
+            r#""""#,
+        ] {
+            let err = serde_json::from_str::<JobId>(bad).unwrap_err();
+            assert!(err.to_string().contains("job id"), "{bad}: {err}");
+            assert!(serde_json::from_str::<TriggerId>(bad).is_err(), "{bad}");
+        }
+        let jar: JarId = serde_json::from_str(
+            r#""5b1e6f6e-8a3e-4a77-9d7e-0e1c2b3a4d5f_flink-deploy--my~20job--20261123181542.jar""#,
+        )
+        .unwrap();
+        assert!(jar.as_str().ends_with(".jar"));
+        assert!(
+            JarId::parse("uuid_a b #1.jar").is_ok(),
+            "odd but one segment"
+        );
+        for bad in [
+            "../x.jar", "a/b.jar", "a\\b.jar", "x\n.jar", "x", ".jar", "..", "",
+        ] {
+            assert!(JarId::parse(bad).is_err(), "{bad:?}");
+        }
+        let err = JobId::parse("a\nb").unwrap_err();
+        assert!(err.to_string().contains(r#""a\nb""#), "escaped: {err}");
     }
 
     #[test]

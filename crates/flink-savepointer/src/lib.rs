@@ -23,8 +23,6 @@ pub mod schedule;
 pub mod select;
 pub mod status;
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -339,54 +337,13 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
     Ok(Exit::Ok)
 }
 
-// Replaced by flink_rest's helper at merge.
-/// `text` safe to print on one line: control characters (newline, tab, ESC,
-/// ...) and characters that break or reorder lines become escapes (`\n`,
-/// `\t`, `\u{1b}`), and a backslash is doubled so the escaping can be
-/// undone. A name from the JobManager can then neither forge log lines nor
-/// break `once`'s tab-separated output; other Unicode stays readable.
-fn printable(text: &str) -> Cow<'_, str> {
-    let escaped = |c: char| {
-        c == '\\'
-            || c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(escaped) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if escaped(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
+/// Text from the JobManager, safe to print on one line (see [`flink_rest::printable_name`]).
+pub(crate) use flink_rest::printable_name as printable;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::round::{JobReport, Outcome};
-
-    #[test]
-    fn printable_escapes_what_breaks_lines_and_keeps_the_rest() {
-        assert!(matches!(printable("orders-v2"), Cow::Borrowed(_)));
-        assert_eq!(printable("Zürich 東京 ü"), "Zürich 東京 ü");
-        assert_eq!(printable("a\nb\tc\rd"), "a\\nb\\tc\\rd");
-        assert_eq!(printable("\u{1b}[31mred"), "\\u{1b}[31mred");
-        assert_eq!(printable("x\u{7f}\u{85}y"), "x\\u{7f}\\u{85}y");
-        assert_eq!(printable("ab\u{202e}cd\u{2028}"), "ab\\u{202e}cd\\u{2028}");
-        // Doubled, so a literal backslash-n and a newline never look alike.
-        assert_eq!(printable("a\\nb"), "a\\\\nb");
-        assert_ne!(printable("a\\nb"), printable("a\nb"));
-    }
 
     #[test]
     fn once_prints_one_line_of_two_fields_per_savepoint() {

@@ -471,14 +471,31 @@ impl Savepointer {
     async fn apply_retention(&self, name: &str, protected: &Protected, active: &[JobOverview]) {
         let layout = &self.settings.layout;
         let shown = printable(name);
-        let stored = match layout.list(name) {
-            Ok(stored) => stored,
+        let now = OffsetDateTime::now_utc();
+        let stored = match layout.list(name, now) {
+            Ok(listing) => {
+                // Left alone, but a person should know: they never win a restore either.
+                for (what, odd) in [
+                    (
+                        "dated in the future (clock skew or a typo?)",
+                        &listing.ignored_future,
+                    ),
+                    (
+                        "in a legacy folder another job may own",
+                        &listing.ambiguous_legacy,
+                    ),
+                ] {
+                    if let Some(newest) = odd.last() {
+                        tracing::warn!(job = %shown, count = odd.len(), newest = %printable(&newest.location), "retention leaves alone {} savepoint(s) of '{shown}' {what}", odd.len());
+                    }
+                }
+                listing.savepoints
+            }
             Err(e) => {
                 tracing::warn!(job = %shown, error = %e, "retention skipped: {e}");
                 return;
             }
         };
-        let now = OffsetDateTime::now_utc();
         let now = PrimitiveDateTime::new(now.date(), now.time());
         let policy = self.settings.retention;
         // Only ask Flink what jobs restored from when something would go.

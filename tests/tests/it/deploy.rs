@@ -305,10 +305,12 @@ async fn update_flow(version: &str) {
     let stop = client
         .stop_with_savepoint(
             &incompatible_job,
-            Some(&format!(
-                "file://{}/orders/2099-01-01-00-00",
-                d.layout.display()
-            )),
+            // Now, so it is the newest (a folder dated in the future would be ignored).
+            Some(
+                &savepoint_layout::SavepointLayout::new(d.layout.to_str().unwrap())
+                    .unwrap()
+                    .target_dir("orders", time::OffsetDateTime::now_utc()),
+            ),
             false,
             flink_rest::SavepointFormat::Canonical,
         )

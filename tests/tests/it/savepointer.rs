@@ -213,7 +213,10 @@ fn path_of(location: &str) -> PathBuf {
 }
 
 fn complete(layout: &SavepointLayout, job: &str) -> Vec<StoredSavepoint> {
-    let mut all = layout.list(job).expect("the layout lists");
+    let mut all = layout
+        .list(job, time::OffsetDateTime::now_utc())
+        .expect("the layout lists")
+        .savepoints;
     all.retain(|s| s.complete);
     all
 }
