@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use flink_config::{
-    load_image_conf, render, resolve, validate, write_config, ConfigFile, FlinkVersion, Resolved,
-    Role, Severity,
+    load_image_conf, render, resolve, validate, write_config, ConfigFile, FlinkVersion, Profile,
+    Resolved, Role, Severity,
 };
 use instance_metadata::{select, GceMetadata, InstanceMetadata, ResourceProbe};
 use tracing::{error, info, warn};
@@ -125,7 +125,7 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
     for (from, to, origin) in resolved.renames() {
         info!("{from} (from {origin}) is called {to} in Flink {version}: written as {to}");
     }
-    check(&resolved, role, cli.strict)?;
+    check(&resolved, role, cli.strict, cli.profile)?;
 
     match action {
         Action::Explain => {
@@ -243,9 +243,19 @@ fn host_address() -> Option<IpAddr> {
     addrs.first().copied()
 }
 
-fn check(resolved: &Resolved, role: Role, strict: bool) -> Result<(), Failure> {
+fn check(
+    resolved: &Resolved,
+    role: Role,
+    strict: bool,
+    profile: Option<Profile>,
+) -> Result<(), Failure> {
     let mut errors = 0;
-    for d in validate(resolved) {
+    let mut findings = validate(resolved);
+    // The elastic profile is an instance group of TaskManagers on hosts of their own.
+    if profile == Some(Profile::Elastic) {
+        findings.extend(flink_config::state_dirs_across_hosts(resolved));
+    }
+    for d in findings {
         if d.severity == Severity::Error || strict {
             error!("{d}");
             errors += 1;

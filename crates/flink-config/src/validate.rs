@@ -195,3 +195,87 @@ mod tests {
         assert!(found[0].2.contains("does not have this key"));
     }
 }
+
+/// Where state goes, for a cluster whose TaskManagers run on other hosts than the JobManager
+/// (the elastic profile's instance group): a savepoint or checkpoint directory on local disk is
+/// then written in parts, each TaskManager on its own disk, and cannot be restored. A warning
+/// per such key (`--strict` makes it an error); a bucket or a shared filesystem is fine.
+pub fn state_dirs_across_hosts(resolved: &Resolved) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (key, what) in [
+        ("state.savepoints.dir", "savepoints"),
+        ("state.checkpoints.dir", "checkpoints"),
+    ] {
+        let key = crate::key_for_version(key, resolved.version).0;
+        let Some(r) = resolved.entries.get(key) else {
+            continue;
+        };
+        let value = r.value.trim();
+        if value.starts_with('/') || value.starts_with("file:") {
+            out.push(Diagnostic {
+                severity: Severity::Warning,
+                key: key.to_string(),
+                origin: r.origin.clone(),
+                message: format!(
+                    "`{value}` is on local disk, but TaskManagers run on other hosts: each writes \
+                     its part of the {what} to its own disk, so they cannot be restored. Use a \
+                     bucket (gs://BUCKET/{what}, s3://…, with Flink's filesystem plugin) or a \
+                     filesystem every host mounts at that path"
+                ),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod state_dir_tests {
+    use super::*;
+    use crate::{resolve, FlinkVersion, Layer, Source};
+
+    fn resolved(version: FlinkVersion, pairs: &[(&str, &str)]) -> Resolved {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        resolve(&[Layer::new(Source::CommandLine, "--set", pairs)], version)
+    }
+
+    #[test]
+    fn local_state_dirs_are_flagged_buckets_are_not() {
+        let v2 = FlinkVersion::new(2, 3, 0);
+        let r = resolved(
+            v2,
+            &[
+                ("state.savepoints.dir", "file:///data/savepoints"),
+                ("state.checkpoints.dir", "/data/checkpoints"),
+            ],
+        );
+        let found = state_dirs_across_hosts(&r);
+        let keys: Vec<&str> = found.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "execution.checkpointing.savepoint-dir",
+                "execution.checkpointing.dir"
+            ]
+        );
+        assert!(
+            found[0].message.contains("cannot be restored"),
+            "{}",
+            found[0]
+        );
+        let r = resolved(
+            v2,
+            &[
+                (
+                    "execution.checkpointing.savepoint-dir",
+                    "gs://bucket/savepoints",
+                ),
+                ("execution.checkpointing.dir", "s3://bucket/checkpoints"),
+            ],
+        );
+        assert!(state_dirs_across_hosts(&r).is_empty());
+        assert!(state_dirs_across_hosts(&resolved(v2, &[])).is_empty());
+    }
+}

@@ -863,3 +863,49 @@ fn an_unwritable_conf_dir_falls_back_to_a_new_private_dir() {
     assert!(conf_dir.join("log4j-console.properties").is_file());
     assert!(stderr.contains("is not writable"), "{stderr}");
 }
+
+/// In the elastic setup TaskManagers run on hosts of their own: a savepoint or checkpoint
+/// directory on local disk gets a warning saying why its state could not be restored (an
+/// error under `--strict`); a bucket does not.
+#[tokio::test]
+async fn local_state_dirs_are_flagged_in_the_elastic_setup() {
+    let scratch = Scratch::new(SUPPORTED_VERSIONS[1]);
+    let check = |dir: &str, strict: bool| {
+        let mut cmd = scratch.command();
+        cmd.args(["--metadata", "none", "--profile", "elastic"])
+            .args(["--set", &format!("state.savepoints.dir={dir}")]);
+        if strict {
+            cmd.arg("--strict");
+        }
+        cmd.args(["check", "taskmanager"]);
+        cmd
+    };
+    let local = scratch
+        .run(&mut check("file:///data/savepoints", false))
+        .await;
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    assert!(
+        local
+            .stderr
+            .contains("execution.checkpointing.savepoint-dir")
+            && local.stderr.contains("cannot be restored"),
+        "{}",
+        local.stderr
+    );
+    scratch
+        .refused(
+            &mut check("/data/savepoints", true),
+            documented_exit_code("invalid configuration (values, metadata, --strict warnings)"),
+            &["cannot be restored"],
+        )
+        .await;
+    let bucket = scratch
+        .run(&mut check("gs://bucket/savepoints", true))
+        .await;
+    assert_eq!(bucket.code, 0, "{}", bucket.stderr);
+    assert!(
+        !bucket.stderr.contains("cannot be restored"),
+        "{}",
+        bucket.stderr
+    );
+}
