@@ -233,10 +233,16 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 e,
             )
         })?;
-        if let Some(path) = stats
+        let remembered = stats
             .newest_restorable()
-            .and_then(|c| c.external_path.clone())
-        {
+            .and_then(|c| c.external_path.clone());
+        // A checkpoint that completed while the job was being cancelled is retained on disk
+        // but missing from the statistics, which then show only the ones it subsumed.
+        let retained = match &remembered {
+            Some(_) => None,
+            None => newest_retained_checkpoint(&job.jid, &stats).await,
+        };
+        if let Some(path) = remembered.or(retained) {
             return Ok(Plan {
                 start: Start::Restore {
                     path,
@@ -281,6 +287,45 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             .map(|l| format!(" under {}", l.job_dir(&s.job_name)))
             .unwrap_or_else(|| " (no --savepoint-dir given)".into()),
     }))
+}
+
+/// The newest complete `chk-N` in the job's own checkpoint folder (`<dir>/<job id>/`), found
+/// from the paths of its subsumed checkpoints, when that folder is a local path this process
+/// can read.
+async fn newest_retained_checkpoint(
+    job: &flink_rest::JobId,
+    stats: &flink_rest::CheckpointStats,
+) -> Option<String> {
+    let known = stats
+        .history
+        .iter()
+        .chain(stats.latest.completed.iter())
+        .filter_map(|c| c.external_path.as_deref())
+        .find_map(|p| p.strip_prefix("file:"))?;
+    let job_dir = std::path::Path::new(known).parent()?;
+    // Never another job's checkpoints.
+    if job_dir.file_name()?.to_str()? != job.as_str() {
+        return None;
+    }
+    let mut entries = tokio::fs::read_dir(job_dir).await.ok()?;
+    let mut newest: Option<(u64, std::path::PathBuf)> = None;
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name();
+        let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("chk-"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let complete = tokio::fs::metadata(entry.path().join("_metadata"))
+            .await
+            .is_ok_and(|m| m.is_file());
+        if complete && newest.as_ref().is_none_or(|(m, _)| n > *m) {
+            newest = Some((n, entry.path()));
+        }
+    }
+    newest.map(|(_, path)| format!("file:{}", path.display()))
 }
 
 impl Plan {
