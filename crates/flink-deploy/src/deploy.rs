@@ -334,7 +334,7 @@ async fn run(
                 restore.as_deref(),
             );
             let done = roll_back(
-                client, s, decision, &jar_id, &run_job, why, new_job, interrupt, report,
+                client, s, decision, previous, &jar_id, &run_job, why, new_job, interrupt, report,
             )
             .await;
             Err(Failure::new(done.exit(), done))
@@ -418,6 +418,7 @@ async fn roll_back(
     client: &FlinkClient,
     s: &Settings,
     decision: Rollback,
+    previous: Option<JarId>,
     new_jar: &JarId,
     run_job: &RunJob,
     why: NewVersionFailed,
@@ -431,7 +432,14 @@ async fn roll_back(
                 discard(client, new_job.as_ref(), new_jar, interrupt).await;
             }
             let restore = run_job.savepoint_path.as_deref();
-            return rollback::conclude(skip, why, &s.job_name, new_job.as_ref(), restore);
+            return rollback::conclude(
+                skip,
+                why,
+                &s.job_name,
+                new_job.as_ref(),
+                previous.as_ref(),
+                restore,
+            );
         }
         Rollback::RunPrevious { jar, restore } => {
             discard(client, new_job.as_ref(), new_jar, interrupt).await;
@@ -449,6 +457,7 @@ async fn roll_back(
         Err(e) => RollbackRun::Refused(e),
         Ok(job) => {
             report.rollback_job_id = Some(job.to_string());
+            delete_shadowing(client, s, &jar).await;
             let running = match interrupt.received() {
                 Some(_) => None,
                 None => {
@@ -503,6 +512,24 @@ async fn delete_jar(client: &FlinkClient, jar: &JarId) -> bool {
         Err(e) => {
             tracing::warn!(jar = %jar, error = %e, "cannot delete the new jar");
             false
+        }
+    }
+}
+
+/// Deletes this job's jars uploaded after `running`, the release a rollback runs now: the next
+/// deploy must find `running` as the release of the running job, not an orphan.
+async fn delete_shadowing(client: &FlinkClient, s: &Settings, running: &JarId) {
+    let jars = match jars_of(client, &s.job_name).await {
+        Ok(jars) => jars,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the jars uploaded after the release that runs now");
+            return;
+        }
+    };
+    for jar in rollback::shadowing(&jars, running) {
+        match client.delete_jar(jar).await {
+            Ok(()) => tracing::info!(jar = %jar, "deleted a jar uploaded after the release that runs now (it never ran healthy)"),
+            Err(e) => tracing::warn!(jar = %jar, error = %e, "cannot delete a jar uploaded after the release that runs now"),
         }
     }
 }

@@ -30,6 +30,19 @@ pub fn healthy_release<'a>(jars: &'a [JarFile], jobs: &[JobOverview]) -> Option<
         .max_by_key(|j| (j.uploaded, &j.name))
 }
 
+/// This job's jars that were uploaded after `target`: once a rollback runs `target`, they would
+/// look like its release to the next deploy, yet none of them ran healthy (the broken one, and
+/// orphans of killed deploys). Empty when `target` is not among `jars`.
+pub fn shadowing<'a>(jars: &'a [JarFile], target: &JarId) -> Vec<&'a JarId> {
+    let Some(target) = jars.iter().find(|j| &j.id == target) else {
+        return Vec::new();
+    };
+    jars.iter()
+        .filter(|j| (j.uploaded, &j.name) > (target.uploaded, &target.name))
+        .map(|j| &j.id)
+        .collect()
+}
+
 /// The jars to delete after a successful deploy, keeping `keep` of this job's `jars` (newest
 /// first): the new one, then the release the old job ran (so the next rollback has it), then
 /// the newest of the rest.
@@ -272,17 +285,18 @@ impl NotDeployed {
 }
 
 /// How the deploy ends when the rollback runs nothing. `new_job` is the unhealthy new job, when
-/// it was submitted.
+/// it was submitted; `previous` the release the old job ran, if known.
 pub fn conclude(
     skip: Skip,
     why: NewVersionFailed,
     name: &str,
     new_job: Option<&JobId>,
+    previous: Option<&JarId>,
     restore: Option<&str>,
 ) -> NotDeployed {
     let manual = |cancel_first: Option<&JobId>| ByHand {
         cancel_first: cancel_first.cloned(),
-        jar: None,
+        jar: previous.cloned(),
         restore: restore.map(str::to_string),
     };
     match skip {
@@ -399,6 +413,27 @@ mod tests {
     }
 
     #[test]
+    fn after_a_rollback_no_newer_jar_shadows_the_release_that_runs() {
+        let jars = [jar("orphan", 300), jar("healthy", 100), jar("older", 50)];
+        let ids = |target: &str| {
+            shadowing(&jars, &JarId::new(target))
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("uuid_healthy"), ["uuid_orphan"]);
+        assert_eq!(ids("uuid_older"), ["uuid_orphan", "uuid_healthy"]);
+        assert!(ids("uuid_orphan").is_empty());
+        assert!(ids("uuid_unknown").is_empty());
+        // Once they are gone, the rollback job's start picks its own jar again.
+        let after = [jar("healthy", 100), jar("older", 50)];
+        assert_eq!(
+            healthy_release(&after, &[job(JobState::Running, 400)]).unwrap().name,
+            "healthy"
+        );
+    }
+
+    #[test]
     fn pruning_keeps_the_new_jar_and_the_release_the_old_job_ran() {
         let jars = [
             jar("new", 400),
@@ -463,17 +498,17 @@ mod tests {
         let sp = Some("file:/sp/savepoint-1");
         let run = |ran| conclude_run(p.clone(), sp.map(str::to_string), broken(), ran, "orders");
 
-        let left = conclude(Skip::LeaveIt, broken(), "orders", Some(&new), sp);
+        let left = conclude(Skip::LeaveIt, broken(), "orders", Some(&new), Some(&p), sp);
         assert_eq!(left.exit(), Exit::ManualAction);
         let text = left.to_string();
         assert!(text.contains("--no-rollback"), "{text}");
         assert!(
-            text.contains(&format!("cancel job {new}, then")),
+            text.contains(&format!("cancel job {new}, then run jar uuid_p")),
             "the unhealthy job still runs: {text}"
         );
         assert!(text.contains("--from-savepoint file:/sp/savepoint-1"), "{text}");
 
-        let first = conclude(Skip::CancelOnly, broken(), "orders", Some(&new), None);
+        let first = conclude(Skip::CancelOnly, broken(), "orders", Some(&new), None, None);
         assert_eq!(first.exit(), Exit::RolledBack);
         assert!(first.to_string().contains("no previous version"), "{first}");
 
@@ -482,6 +517,7 @@ mod tests {
             broken(),
             "orders\nforged",
             Some(&new),
+            None,
             sp,
         );
         assert_eq!(none.exit(), Exit::ManualAction);

@@ -17,7 +17,11 @@ use crate::settings::Settings;
 
 /// How long a job whose stop was refused may take to FINISH anyway: an interrupted earlier
 /// deploy's stop may be closing the tasks (Flink then declines a second stop).
-const SETTLE: Duration = Duration::from_secs(10);
+const SETTLE_REFUSED: Duration = Duration::from_secs(10);
+/// How long RUNNING must still be seen after the stop is over: the REST API serves a job's state
+/// from a cache refreshed every 3 s (`web.refresh-interval`), so a job that FINISHED a moment
+/// ago may still read RUNNING.
+const SETTLE_OVER: Duration = Duration::from_secs(5);
 /// How long a stop in flight is still watched after SIGTERM or SIGINT (a second one ends it).
 pub const SIGNAL_GRACE: Duration = Duration::from_secs(5);
 
@@ -92,7 +96,7 @@ pub struct Seen {
     pub finished_with: Option<String>,
     /// A savepoint of the job is in progress (another stop, a sidecar's savepoint).
     pub savepoint_in_flight: bool,
-    /// RUNNING is final: Flink reported the stop over, or a refused stop had time to settle.
+    /// RUNNING is final: the stop has been over for long enough that a FINISHED job reads so.
     pub settled: bool,
 }
 
@@ -180,6 +184,13 @@ async fn watch(
     let first_bound = start + timeout;
     let mut bound = first_bound + timeout;
     let mut warned = false;
+    // Since when the stop is known to be over (a refused one: from the start).
+    let mut over_since = op.is_none().then_some(start);
+    let settle = if op.is_some() {
+        SETTLE_OVER
+    } else {
+        SETTLE_REFUSED
+    };
     let mut signals = 0;
     let mut interval = Duration::from_millis(50);
     loop {
@@ -202,7 +213,10 @@ async fn watch(
                 if let Some(failed) = failed {
                     why = Some(failed);
                 }
-                seen.settled |= op.is_some() || start.elapsed() >= SETTLE;
+                if matches!(seen.op, OpSeen::Over | OpSeen::Completed(_)) {
+                    over_since.get_or_insert_with(Instant::now);
+                }
+                seen.settled = over_since.is_some_and(|t| t.elapsed() >= settle);
                 match judge(&seen) {
                     Verdict::Wait => {}
                     Verdict::Stopped(savepoint) => {
@@ -422,7 +436,7 @@ mod tests {
         let mut other = seen(OpSeen::Over, Some(JobState::Running));
         other.savepoint_in_flight = true;
         assert_eq!(judge(&other), Verdict::Wait);
-        // A refused stop: RUNNING is final only once it had time to settle.
+        // Just over, or refused: RUNNING may be a stale read until it had time to settle.
         let mut refused = seen(OpSeen::Over, Some(JobState::Running));
         refused.settled = false;
         assert_eq!(judge(&refused), Verdict::Wait);
