@@ -121,7 +121,7 @@ pub struct DeployArgs {
     #[arg(long, value_enum, default_value = "canonical")]
     pub savepoint_format: SavepointFormatArg,
 
-    /// How long the stop-with-savepoint may take
+    /// How long the stop-with-savepoint may take. Flink goes on with a stop after that, so flink-deploy then watches it as long again (until the job runs on or finishes with a savepoint) before it gives up with exit 7; after SIGTERM/SIGINT, 5s more at most
     #[arg(long, value_parser = parse_timeout, default_value = "15m", value_name = "DURATION")]
     pub savepoint_timeout: Duration,
 

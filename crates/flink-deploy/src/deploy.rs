@@ -1,16 +1,113 @@
 //! Carrying out a plan: upload, stop with a savepoint, run, check, roll back.
+//!
+//! The decisions are pure functions in the submodules (`rollback::decide`, `stop::judge`); this
+//! module makes the REST calls around them. A SIGTERM or SIGINT never ends a deploy mid-step
+//! (see `interrupt`): requests in flight are finished, waits are abandoned, and the message says
+//! where things stand.
 
-use std::time::Instant;
+mod interrupt;
+mod rollback;
+mod stop;
+
+use std::time::{Duration, Instant};
 
 use flink_rest::{FlinkClient, JarId, JobId, JobState, RunJob};
 
 use crate::health;
 use crate::jar::JarInfo;
-use flink_ops_cli::fail;
-
 use crate::outcome::{ms, rest_failure, Exit, Failure, Report};
 use crate::plan::{jars_of, upload_name, Plan, Start};
 use crate::settings::Settings;
+
+pub use rollback::healthy_release;
+
+use interrupt::Interrupt;
+use rollback::{ByHand, NewVersionFailed, Rollback, RollbackRun};
+use stop::{NotStopped, Stopped};
+
+/// Names from the JobManager or a user, safe to print on one line.
+pub(crate) use flink_rest::printable_name as printable;
+
+/// Where a signal left the deploy (exit 8).
+#[derive(Debug, thiserror::Error)]
+pub enum Interrupted {
+    /// During the upload.
+    #[error("{signal} during the upload: the upload was abandoned{}; nothing was changed.",
+        if *.leftover_deleted { " and the jar that arrived anyway was deleted" } else { "" })]
+    Upload {
+        /// The signal.
+        signal: &'static str,
+        /// A jar of the abandoned upload was found and deleted.
+        leftover_deleted: bool,
+    },
+    /// Before the old job was stopped.
+    #[error("{signal} before job {job} was stopped: it was left as it is and the new jar was deleted; nothing was changed.")]
+    BeforeStop {
+        /// The signal.
+        signal: &'static str,
+        /// The old job.
+        job: JobId,
+    },
+    /// Before the new jar was run, with no job to stop.
+    #[error("{signal} before the new jar was run: it was deleted; nothing was changed.")]
+    BeforeRun {
+        /// The signal.
+        signal: &'static str,
+    },
+    /// The stop in flight completed; nothing was started after it.
+    #[error("{signal} while stopping job {job} ('{}'): it stopped with savepoint {savepoint}, and the new jar was not run{}. \
+             Nothing of '{}' runs now: run flink-deploy again (it restores from {savepoint}), or with --from-savepoint {savepoint}.",
+        printable(.name), if *.jar_deleted { " (and was deleted)" } else { "" }, printable(.name))]
+    AfterStop {
+        /// The signal.
+        signal: &'static str,
+        /// The old job.
+        job: JobId,
+        /// The job's name.
+        name: String,
+        /// The savepoint it stopped with.
+        savepoint: String,
+        /// The new jar was deleted.
+        jar_deleted: bool,
+    },
+    /// The run request was finished; the health check was skipped.
+    #[error("{signal} while job {job} was being submitted{}: it was left running, and its health was not checked. \
+             Check it (flink-deploy status). If it misbehaves: {manual}", from(.restore))]
+    Submitted {
+        /// The signal.
+        signal: &'static str,
+        /// The new job.
+        job: JobId,
+        /// What it restored from.
+        restore: Option<String>,
+        /// How to go back.
+        manual: ByHand,
+    },
+    /// The health check was abandoned.
+    #[error("{signal} while watching job {job}{}: it runs, and was left running, but its health check was abandoned. \
+             Check it (flink-deploy status). If it misbehaves: {manual}", from(.restore))]
+    Watching {
+        /// The signal.
+        signal: &'static str,
+        /// The new job.
+        job: JobId,
+        /// What it restored from.
+        restore: Option<String>,
+        /// How to go back.
+        manual: ByHand,
+    },
+}
+
+fn from(restore: &Option<String>) -> String {
+    restore
+        .as_ref()
+        .map(|p| format!(" (restored from {p})"))
+        .unwrap_or_default()
+}
+
+fn interrupted(i: Interrupted) -> Failure {
+    Failure::new(Exit::Interrupted, i)
+}
 
 /// Deploys per `plan`; returns the report and the exit code.
 pub async fn deploy(
@@ -19,11 +116,32 @@ pub async fn deploy(
     jar: &JarInfo,
     plan: Plan,
 ) -> (Report, Exit) {
+    let interrupt = Interrupt::listen().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot listen for SIGTERM and SIGINT: they end flink-deploy at once");
+        Interrupt::never()
+    });
     let mut report = Report {
         job_name: s.job_name.clone(),
         ..Report::default()
     };
-    let exit = match run(client, s, jar, plan, &mut report).await {
+    let result = run(client, s, jar, plan, &interrupt, &mut report).await;
+    // Whatever ended the deploy, a signal is why it ended there.
+    let result = match (result, interrupt.received()) {
+        (Err(f), Some(signal))
+            if matches!(
+                f.exit,
+                Exit::OperationFailed | Exit::RolledBack | Exit::ManualAction | Exit::StopUndecided
+            ) =>
+        {
+            Err(Failure::new(
+                Exit::Interrupted,
+                f.error
+                    .context(format!("{signal} received during the deploy")),
+            ))
+        }
+        (result, _) => result,
+    };
+    let exit = match result {
         Ok(exit) => exit,
         Err(failure) => {
             report.message = Some(failure.to_string());
@@ -36,6 +154,8 @@ pub async fn deploy(
         Exit::RolledBack => "rolled back",
         Exit::ManualAction => "manual action needed",
         Exit::OperationFailed => "savepoint failed, nothing changed",
+        Exit::StopUndecided => "stop with a savepoint still in flight",
+        Exit::Interrupted => "interrupted",
         Exit::Usage | Exit::Unreachable | Exit::Failure => "not deployed",
     };
     (report, exit)
@@ -46,16 +166,25 @@ async fn run(
     s: &Settings,
     jar: &JarInfo,
     plan: Plan,
+    interrupt: &Interrupt,
     report: &mut Report,
 ) -> Result<Exit, Failure> {
     // 1. Upload first: it is not part of the downtime.
     let name = upload_name(&s.job_name, time::OffsetDateTime::now_utc());
     tracing::info!(jar = %s.args.jar.display(), size_mb = jar.size / (1024 * 1024), "uploading the jar as {name}");
     let started = Instant::now();
-    let jar_id = client
-        .upload_jar_with_progress(&s.args.jar, &name, progress_bar())
-        .await
-        .map_err(|e| rest_failure("cannot upload the jar", e))?;
+    let upload = interrupt
+        .unless(client.upload_jar_with_progress(&s.args.jar, &name, progress_bar()))
+        .await;
+    let jar_id = match (upload, interrupt.received()) {
+        (Some(uploaded), _) => uploaded.map_err(|e| rest_failure("cannot upload the jar", e))?,
+        (None, signal) => {
+            return Err(interrupted(Interrupted::Upload {
+                signal: signal.unwrap_or("a signal"),
+                leftover_deleted: delete_uploads_named(client, &name).await,
+            }))
+        }
+    };
     report.timings_ms.upload = ms(started.elapsed());
     report.jar_id = Some(jar_id.to_string());
     tracing::info!(jar_id = %jar_id, "uploaded in {:.1}s", started.elapsed().as_secs_f64());
@@ -66,9 +195,31 @@ async fn run(
         Start::Update { job_id, .. } => {
             let old = JobId::new(job_id.clone());
             report.old_job_id = Some(job_id.clone());
-            let location = stop_with_savepoint(client, s, &old, &jar_id).await?;
+            let target = s
+                .layout
+                .as_ref()
+                .map(|l| l.target_dir(&s.job_name, time::OffsetDateTime::now_utc()));
+            let stopped = stop::stop(client, s, &old, target.as_deref(), interrupt).await;
             report.timings_ms.savepoint = ms(downtime_start.elapsed());
+            let location = match stopped {
+                Stopped::Savepoint(location) => location,
+                not => {
+                    // Whatever happened, the new jar must not linger.
+                    let jar_deleted = delete_jar(client, &jar_id).await;
+                    return Err(not_stopped(not, s, old, target, jar_deleted, interrupt));
+                }
+            };
+            tracing::info!(savepoint = %location, "stopped with a savepoint");
             report.savepoint = Some(location.clone());
+            if let Some(signal) = interrupt.received() {
+                return Err(interrupted(Interrupted::AfterStop {
+                    signal,
+                    job: old,
+                    name: s.job_name.clone(),
+                    savepoint: location,
+                    jar_deleted: delete_jar(client, &jar_id).await,
+                }));
+            }
             Some(location)
         }
         Start::Restore { path, found_in } => {
@@ -81,8 +232,14 @@ async fn run(
         }
     };
     report.restored_from = restore.clone();
+    // (An update that was signalled has returned above.)
+    if let Some(signal) = interrupt.received() {
+        delete_jar(client, &jar_id).await;
+        return Err(interrupted(Interrupted::BeforeRun { signal }));
+    }
 
-    // 3. Run the new jar and check it.
+    // 3. Run the new jar and check it. The run request is finished even after a signal: a
+    //    stopped job must not be left with nothing submitted in its place.
     let run_job = RunJob {
         entry_class: s.args.entry_class.clone(),
         program_args: s.args.program_args.clone(),
@@ -93,25 +250,50 @@ async fn run(
         claim_mode: s.args.claim_mode.into(),
         flink_configuration: s.flink_conf.clone(),
     };
+    let previous = plan.previous_jar.as_ref().map(|j| JarId::new(j.clone()));
+    let manual = |job: &JobId| ByHand {
+        cancel_first: Some(job.clone()),
+        jar: previous.clone(),
+        restore: restore.clone(),
+    };
     let submitted = Instant::now();
-    let outcome = match client.run_jar(&jar_id, &run_job).await {
+    let outcome = match submit(client, s, &jar_id, &run_job).await {
         Ok(new_job) => {
             let after_submit = Instant::now();
             report.timings_ms.submission = ms(after_submit - submitted);
             report.new_job_id = Some(new_job.to_string());
+            if let Some(signal) = interrupt.received() {
+                return Err(interrupted(Interrupted::Submitted {
+                    signal,
+                    manual: manual(&new_job),
+                    job: new_job,
+                    restore,
+                }));
+            }
             tracing::info!(job_id = %new_job, "submitted; waiting for all its tasks to run");
-            health::check(
-                client,
-                &new_job,
-                s.args.startup_timeout,
-                s.args.stable_for,
-                s.args.require_checkpoint,
-            )
-            .await
-            .map(|h| (after_submit, h))
-            .map_err(|why| (Some(new_job), why))
+            let checked = interrupt
+                .unless(health::check(
+                    client,
+                    &new_job,
+                    s.args.startup_timeout,
+                    s.args.stable_for,
+                    s.args.require_checkpoint,
+                ))
+                .await;
+            match checked {
+                None => {
+                    return Err(interrupted(Interrupted::Watching {
+                        signal: interrupt.received().unwrap_or("a signal"),
+                        manual: manual(&new_job),
+                        job: new_job,
+                        restore,
+                    }))
+                }
+                Some(Ok(healthy)) => Ok((after_submit, healthy)),
+                Some(Err(why)) => Err((Some(new_job), NewVersionFailed::Unhealthy(why))),
+            }
         }
-        Err(e) => Err((None, format!("Flink refused to run it: {e}"))),
+        Err(e) => Err((None, NewVersionFailed::RunRefused(e))),
     };
 
     match outcome {
@@ -122,30 +304,161 @@ async fn run(
                 report.timings_ms.downtime =
                     ms(after_submit + healthy.until_running - downtime_start);
             }
-            prune_jars(client, s, &jar_id).await;
+            prune_jars(client, s, &jar_id, plan.previous_jar.as_deref()).await;
             tracing::info!("deployed");
             Ok(Exit::Ok)
         }
         Err((new_job, why)) => {
             tracing::error!("the new version is unhealthy: {why}");
-            if let Some(job) = &new_job {
-                if !s.args.no_rollback {
-                    cancel_quietly(client, job).await;
-                }
-            }
-            roll_back(
-                client,
-                s,
-                &plan,
-                &jar_id,
+            let fresh = matches!(plan.start, Start::Fresh { .. });
+            let decision = rollback::decide(
+                s.args.no_rollback,
+                previous.as_ref(),
+                fresh,
                 restore.as_deref(),
-                &run_job,
-                &why,
-                report,
+            );
+            let done = roll_back(
+                client, s, decision, previous, &jar_id, &run_job, why, new_job, interrupt, report,
             )
-            .await
+            .await;
+            Err(Failure::new(done.exit(), done))
         }
     }
+}
+
+/// Runs the new jar. A request that got no answer may still have started the job: with the old
+/// one stopped, an active job of the name is ours, and must be checked, not doubled by a rollback.
+async fn submit(
+    client: &FlinkClient,
+    s: &Settings,
+    jar: &JarId,
+    run_job: &RunJob,
+) -> Result<JobId, flink_rest::Error> {
+    match client.run_jar(jar, run_job).await {
+        Err(e) if e.is_unreachable() => {
+            let active = client.jobs_named(&s.job_name).await.ok().and_then(|jobs| {
+                jobs.into_iter()
+                    .find(|j| j.state.is_active())
+                    .map(|j| j.jid)
+            });
+            match active {
+                Some(job) => {
+                    tracing::warn!(job_id = %job, error = %e, "the run request got no answer, but a job of this name was started: checking it");
+                    Ok(job)
+                }
+                None => Err(e),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The failure of a deploy that ended at the stop.
+fn not_stopped(
+    not: Stopped,
+    s: &Settings,
+    job: JobId,
+    target: Option<String>,
+    jar_deleted: bool,
+    interrupt: &Interrupt,
+) -> Failure {
+    let name = s.job_name.clone();
+    match not {
+        Stopped::NothingChanged(why) => Failure::new(
+            Exit::OperationFailed,
+            NotStopped::NothingChanged { job, name, why },
+        ),
+        Stopped::Ended { why, state, newest } => Failure::new(
+            Exit::ManualAction,
+            NotStopped::Ended {
+                job,
+                name,
+                why,
+                state,
+                newest,
+            },
+        ),
+        Stopped::InFlight { waited, trigger } => Failure::new(
+            Exit::StopUndecided,
+            NotStopped::InFlight {
+                job,
+                name,
+                waited,
+                target: target
+                    .unwrap_or_else(|| "the cluster's default savepoint directory".into()),
+                trigger,
+                jar_deleted,
+            },
+        ),
+        Stopped::NotRequested | Stopped::Savepoint(_) => interrupted(Interrupted::BeforeStop {
+            signal: interrupt.received().unwrap_or("a signal"),
+            job,
+        }),
+    }
+}
+
+/// Carries out the rollback `decision` and says how the deploy ends.
+#[allow(clippy::too_many_arguments)]
+async fn roll_back(
+    client: &FlinkClient,
+    s: &Settings,
+    decision: Rollback,
+    previous: Option<JarId>,
+    new_jar: &JarId,
+    run_job: &RunJob,
+    why: NewVersionFailed,
+    new_job: Option<JobId>,
+    interrupt: &Interrupt,
+    report: &mut Report,
+) -> rollback::NotDeployed {
+    let (jar, restore) = match decision {
+        Rollback::Skip(skip) => {
+            if skip != rollback::Skip::LeaveIt {
+                discard(client, new_job.as_ref(), new_jar, interrupt).await;
+            }
+            let restore = run_job.savepoint_path.as_deref();
+            return rollback::conclude(
+                skip,
+                why,
+                &s.job_name,
+                new_job.as_ref(),
+                previous.as_ref(),
+                restore,
+            );
+        }
+        Rollback::RunPrevious { jar, restore } => {
+            discard(client, new_job.as_ref(), new_jar, interrupt).await;
+            (jar, restore)
+        }
+    };
+    tracing::warn!(jar = %jar, from = restore.as_deref().unwrap_or("empty state"), "rolling back to the release the old job ran");
+    report.rollback_jar = Some(jar.to_string());
+    let rollback_run = RunJob {
+        savepoint_path: restore.clone(),
+        ..run_job.clone()
+    };
+    // Like the new version's, this run request is finished even after a signal.
+    let ran = match client.run_jar(&jar, &rollback_run).await {
+        Err(e) => RollbackRun::Refused(e),
+        Ok(job) => {
+            report.rollback_job_id = Some(job.to_string());
+            delete_shadowing(client, s, &jar).await;
+            let running = match interrupt.received() {
+                Some(_) => None,
+                None => {
+                    interrupt
+                        .unless(health::wait_running(client, &job, s.args.startup_timeout))
+                        .await
+                }
+            };
+            match running {
+                None => RollbackRun::Unchecked(job, interrupt.received().unwrap_or("a signal")),
+                Some(Ok(_)) => RollbackRun::Running(job),
+                Some(Err(unhealthy)) => RollbackRun::Unhealthy(job, unhealthy),
+            }
+        }
+    };
+    rollback::conclude_run(jar, restore, why, ran, &s.job_name)
 }
 
 /// A progress bar on a terminal; nothing in CI logs (the step lines say enough).
@@ -176,206 +489,103 @@ fn progress_bar() -> impl Fn(u64, u64) + Send + Sync + 'static {
     }
 }
 
-async fn stop_with_savepoint(
-    client: &FlinkClient,
-    s: &Settings,
-    old: &JobId,
-    new_jar: &JarId,
-) -> Result<String, Failure> {
-    let target = s
-        .layout
-        .as_ref()
-        .map(|l| l.target_dir(&s.job_name, time::OffsetDateTime::now_utc()));
-    // A savepoint needs every task running; a job just (re)started may still
-    // be deploying them (e.g. after an interrupted deploy).
-    let result = match health::wait_running(client, old, s.args.startup_timeout).await {
-        Err(why) => Err(why),
-        Ok(_) => {
-            tracing::info!(job_id = %old, target = target.as_deref().unwrap_or("the cluster's default"), "stopping the running job with a savepoint");
-            take_stop_savepoint(client, s, old, target.as_deref()).await
-        }
-    };
-    let result = match result {
-        Ok(location) => Ok(location),
-        // An interrupted earlier deploy may have a stop of its own in flight:
-        // Flink declines a second one while the tasks close, then the job
-        // FINISHES with that stop's savepoint, which is as good as ours.
-        Err(why) => match finished_with_savepoint(client, old).await {
-            Some(location) => {
-                tracing::warn!(job_id = %old, "our stop failed ({why}), but the job finished with a savepoint of an earlier stop");
-                Ok(location)
-            }
-            None => Err(why),
-        },
-    };
-    match result {
-        Ok(location) => {
-            tracing::info!(savepoint = %location, "stopped with a savepoint");
-            Ok(location)
-        }
-        Err(why) => {
-            // Whatever happened, the new jar must not linger.
-            let _ = client.delete_jar(new_jar).await;
-            let state = client.job(old).await.map(|d| d.state);
-            let what = format!("savepoint of job {old} ({}) failed: {why}", s.job_name);
-            Err(match state {
-                Ok(JobState::Running) => fail(
-                    Exit::OperationFailed,
-                    format!("{what}. The job is still RUNNING; nothing was changed."),
-                ),
-                Ok(JobState::Finished) => fail(
-                    Exit::OperationFailed,
-                    format!(
-                        "{what}. The job has FINISHED since (the stop may have completed late): \
-                         run flink-deploy again, it restores from the newest savepoint."
-                    ),
-                ),
-                Ok(other) => fail(
-                    Exit::OperationFailed,
-                    format!("{what}. The job is now {other}: check it in the Flink UI before running flink-deploy again."),
-                ),
-                Err(read) => fail(
-                    Exit::Unreachable,
-                    format!("{what}. Its state cannot be read now ({read}): check it before running flink-deploy again."),
-                ),
-            })
+/// Deletes a jar; true when it is gone.
+async fn delete_jar(client: &FlinkClient, jar: &JarId) -> bool {
+    match client.delete_jar(jar).await {
+        Ok(()) => true,
+        Err(e) if e.is_not_found() => true,
+        Err(e) => {
+            tracing::warn!(jar = %jar, error = %e, "cannot delete the new jar");
+            false
         }
     }
 }
 
-/// The savepoint `job` finished with, if it reaches FINISHED within a few
-/// seconds (only a stop with a savepoint finishes a streaming job).
-async fn finished_with_savepoint(client: &FlinkClient, job: &JobId) -> Option<String> {
-    for _ in 0..40 {
-        match client.job(job).await.map(|d| d.state) {
-            Ok(JobState::Finished) => {
-                let stats = client.checkpoints(job).await.ok()?;
-                return stats
-                    .newest_restorable()
-                    .filter(|c| c.is_savepoint)
-                    .and_then(|c| c.external_path.clone());
+/// Deletes this job's jars uploaded after `running`, the release a rollback runs now: the next
+/// deploy must find `running` as the release of the running job, not an orphan.
+async fn delete_shadowing(client: &FlinkClient, s: &Settings, running: &JarId) {
+    let jars = match jars_of(client, &s.job_name).await {
+        Ok(jars) => jars,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the jars uploaded after the release that runs now");
+            return;
+        }
+    };
+    for jar in rollback::shadowing(&jars, running) {
+        match client.delete_jar(jar).await {
+            Ok(()) => {
+                tracing::info!(jar = %jar, "deleted a jar uploaded after the release that runs now (it never ran healthy)")
             }
-            Ok(state) if state.is_terminal() => return None,
-            _ => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            Err(e) => {
+                tracing::warn!(jar = %jar, error = %e, "cannot delete a jar uploaded after the release that runs now")
+            }
         }
     }
-    None
 }
 
-async fn take_stop_savepoint(
-    client: &FlinkClient,
-    s: &Settings,
-    old: &JobId,
-    target: Option<&str>,
-) -> Result<String, String> {
-    let result = match client
-        .stop_with_savepoint(old, target, false, s.args.savepoint_format.into())
+/// Deletes what an abandoned upload under `name` may have left; true when one was found.
+async fn delete_uploads_named(client: &FlinkClient, name: &str) -> bool {
+    let Ok(Ok(jars)) = tokio::time::timeout(Duration::from_secs(10), client.jars()).await else {
+        return false;
+    };
+    let mut found = false;
+    for jar in jars.iter().filter(|j| j.name == name) {
+        found |= delete_jar(client, &jar.id).await;
+    }
+    found
+}
+
+/// Cancels the unhealthy new job and deletes its jar: the broken jar must not become the release
+/// of the next rollback.
+async fn discard(client: &FlinkClient, job: Option<&JobId>, jar: &JarId, interrupt: &Interrupt) {
+    if let Some(job) = job {
+        cancel_quietly(client, job, interrupt).await;
+    }
+    delete_jar(client, jar).await;
+}
+
+/// Cancels the unhealthy job, and waits a little (not after a signal) for it to end so that a
+/// rollback does not compete with it for slots.
+async fn cancel_quietly(client: &FlinkClient, job: &JobId, interrupt: &Interrupt) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    if state_until(client, job, deadline)
         .await
+        .is_some_and(|s| s.is_terminal())
     {
-        Ok(op) => client.wait_for(&op, s.args.savepoint_timeout).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(Some(location)) => Ok(location),
-        Ok(None) => Err("Flink gave no savepoint location".into()),
-        Err(flink_rest::Error::OperationFailed { cause, .. }) => Err(cause),
-        Err(e) => Err(e.to_string()),
+        return;
+    }
+    if let Err(e) = client.cancel(job).await {
+        tracing::warn!(job_id = %job, error = %e, "cannot cancel the unhealthy job");
+    }
+    while tokio::time::Instant::now() < deadline && interrupt.received().is_none() {
+        if state_until(client, job, deadline)
+            .await
+            .is_some_and(|s| s.is_terminal())
+        {
+            return;
+        }
+        let _ = interrupt
+            .unless(tokio::time::sleep(Duration::from_millis(500)))
+            .await;
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn roll_back(
+/// The job's state, if it can be read before `deadline`.
+async fn state_until(
     client: &FlinkClient,
-    s: &Settings,
-    plan: &Plan,
-    new_jar: &JarId,
-    restore: Option<&str>,
-    run_job: &RunJob,
-    why: &str,
-    report: &mut Report,
-) -> Result<Exit, Failure> {
-    let from = restore.map(|p| format!(" from {p}")).unwrap_or_default();
-    let by_hand = |jar: &str| {
-        format!(
-            "To restore by hand: run jar {jar} on the JobManager{}, or fix the release and run flink-deploy again{}",
-            restore.map(|p| format!(" with savepointPath {p}")).unwrap_or_default(),
-            restore.map(|p| format!(" (with --from-savepoint {p} if the job is not found running)")).unwrap_or_default()
-        )
-    };
-    if s.args.no_rollback {
-        return Err(fail(
-            Exit::ManualAction,
-            format!(
-                "the new version is unhealthy: {why}. It was left as it is (--no-rollback). {}",
-                by_hand(plan.previous_jar.as_deref().unwrap_or("<previous jar>"))
-            ),
-        ));
-    }
-    let Some(previous) = plan.previous_jar.as_ref().map(|j| JarId::new(j.clone())) else {
-        if matches!(plan.start, Start::Fresh { .. }) {
-            return Err(fail(
-                Exit::RolledBack,
-                format!("the new version is unhealthy: {why}. It was cancelled; there is no previous version to go back to."),
-            ));
-        }
-        return Err(fail(
-            Exit::ManualAction,
-            format!(
-                "the new version is unhealthy: {why}. It was cancelled, and no previous jar of '{}' is on the JobManager to roll back to. \
-                 Nothing of '{}' runs now. {}",
-                s.job_name, s.job_name, by_hand("<your previous release's jar>")
-            ),
-        ));
-    };
-    // The broken jar must not become the "previous" one of the next deploy.
-    let _ = client.delete_jar(new_jar).await;
-    tracing::warn!(jar = %previous, "rolling back to the previous jar{from}");
-    let job = client.run_jar(&previous, run_job).await.map_err(|e| {
-        fail(
-            Exit::ManualAction,
-            format!("the new version is unhealthy: {why}. Rolling back failed: {e}. Nothing of '{}' runs now. {}", s.job_name, by_hand(previous.as_str())),
-        )
-    })?;
-    report.rollback_job_id = Some(job.to_string());
-    match health::wait_running(client, &job, s.args.startup_timeout).await {
-        Ok(_) => Err(fail(
-            Exit::RolledBack,
-            format!(
-                "the new version is unhealthy: {why}. Rolled back: job {job} runs the previous jar {previous}{from}."
-            ),
-        )),
-        Err(rollback_why) => Err(fail(
-            Exit::ManualAction,
-            format!(
-                "the new version is unhealthy: {why}. The rollback job {job} (jar {previous}{from}) is unhealthy too: {rollback_why}. {}",
-                by_hand(previous.as_str())
-            ),
-        )),
-    }
+    job: &JobId,
+    deadline: tokio::time::Instant,
+) -> Option<JobState> {
+    tokio::time::timeout_at(deadline, client.job(job))
+        .await
+        .ok()?
+        .ok()
+        .map(|d| d.state)
 }
 
-async fn cancel_quietly(client: &FlinkClient, job: &JobId) {
-    match client.job(job).await {
-        Ok(d) if d.state.is_terminal() => {}
-        _ => {
-            if let Err(e) = client.cancel(job).await {
-                tracing::warn!(job_id = %job, error = %e, "cannot cancel the unhealthy job");
-            }
-            // Wait briefly so a rollback does not compete with it for slots.
-            for _ in 0..60 {
-                match client.job(job).await {
-                    Ok(d) if !d.state.is_terminal() => {
-                        tokio::time::sleep(std::time::Duration::from_millis(500)).await
-                    }
-                    _ => break,
-                }
-            }
-        }
-    }
-}
-
-/// Keeps this job's newest `keep_jars` jars (the new one among them).
-async fn prune_jars(client: &FlinkClient, s: &Settings, new_jar: &JarId) {
+/// Keeps this job's newest `keep_jars` jars: the new one, the release the old job ran, then the
+/// newest of the rest.
+async fn prune_jars(client: &FlinkClient, s: &Settings, new_jar: &JarId, previous: Option<&str>) {
     let jars = match jars_of(client, &s.job_name).await {
         Ok(jars) => jars,
         Err(e) => {
@@ -383,16 +593,10 @@ async fn prune_jars(client: &FlinkClient, s: &Settings, new_jar: &JarId) {
             return;
         }
     };
-    let keep = s.args.keep_jars as usize;
-    let mut kept = 1;
-    for jar in jars.iter().filter(|j| &j.id != new_jar) {
-        if kept < keep {
-            kept += 1;
-            continue;
-        }
-        match client.delete_jar(&jar.id).await {
-            Ok(()) => tracing::info!(jar = %jar.id, "deleted an old jar"),
-            Err(e) => tracing::warn!(jar = %jar.id, error = %e, "cannot delete an old jar"),
+    for jar in rollback::jars_to_prune(&jars, new_jar, previous, s.args.keep_jars as usize) {
+        match client.delete_jar(jar).await {
+            Ok(()) => tracing::info!(jar = %jar, "deleted an old jar"),
+            Err(e) => tracing::warn!(jar = %jar, error = %e, "cannot delete an old jar"),
         }
     }
 }

@@ -11,6 +11,10 @@ flink_ops_cli::exit_codes! {
         RolledBack = 5 => "the new release was unhealthy and was rolled back (the message names the savepoint)",
         /// Manual action needed.
         ManualAction = 6 => "manual action needed: rollback failed or was disabled (the message says what to run)",
+        /// A stop with a savepoint outlived `--savepoint-timeout` and as long again of watching.
+        StopUndecided = 7 => "the stop with a savepoint did not finish within --savepoint-timeout and as long again: Flink may still finish the job with a savepoint (the message says how to check and what to run)",
+        /// SIGTERM or SIGINT.
+        Interrupted = 8 => "interrupted by SIGTERM or SIGINT: the step in flight was finished or safely abandoned; the message says where things stand and what to run",
     }
 }
 
@@ -47,6 +51,9 @@ pub struct Report {
     /// The job that runs after a rollback.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback_job_id: Option<String>,
+    /// The jar a rollback ran: the release the old job was started from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_jar: Option<String>,
     pub timings_ms: Timings,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -74,7 +81,11 @@ pub fn ms(d: Duration) -> Option<u128> {
 
 impl Report {
     pub fn text(&self) -> String {
-        let mut lines = vec![format!("{}: {}", self.job_name, self.outcome)];
+        let mut lines = vec![format!(
+            "{}: {}",
+            crate::deploy::printable(&self.job_name),
+            self.outcome
+        )];
         let mut field = |label: &str, value: &Option<String>| {
             if let Some(v) = value {
                 lines.push(format!("  {label:<14} {v}"));
@@ -85,6 +96,7 @@ impl Report {
         field("restored from", &self.restored_from);
         field("new job", &self.new_job_id);
         field("rollback job", &self.rollback_job_id);
+        field("rollback jar", &self.rollback_jar);
         field("jar", &self.jar_id);
         let t = &self.timings_ms;
         let timing =

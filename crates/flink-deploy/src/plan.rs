@@ -69,7 +69,8 @@ fn refused(refusal: Refusal) -> Failure {
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub start: Start,
-    /// This job's newest jar already on the JobManager: what a rollback runs.
+    /// The jar of this job that ran healthy (see [`crate::deploy::healthy_release`]): what a
+    /// rollback runs.
     pub previous_jar: Option<String>,
 }
 
@@ -139,7 +140,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
     let jars = jars_of(client, &s.job_name)
         .await
         .map_err(|e| rest_failure("cannot list the uploaded jars", e))?;
-    let previous_jar = jars.first().map(|j| j.id.to_string());
+    let previous_jar = crate::deploy::healthy_release(&jars, &jobs).map(|j| j.id.to_string());
     let active: Vec<&JobOverview> = jobs.iter().filter(|j| j.state.is_active()).collect();
 
     if active.len() > 1 {

@@ -10,6 +10,7 @@ mod bootstrap;
 mod cloudbuild;
 mod containers;
 mod deploy;
+mod deploy_hardening;
 mod hostile_jobmanager;
 mod quickstart;
 mod quickstart_state;
