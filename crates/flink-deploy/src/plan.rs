@@ -183,24 +183,14 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
         match layout.list(&s.job_name, time::OffsetDateTime::now_utc()) {
             Ok(listing) => {
                 // Never restored on their own, but proof the job ran: never a silent fresh start.
-                for (what, odd) in [
-                    (
-                        "dated in the future (clock skew or a typo?)",
-                        &listing.ignored_future,
-                    ),
-                    (
-                        "in a legacy folder another job may own",
-                        &listing.ambiguous_legacy,
-                    ),
-                ] {
-                    if let Some(newest) = odd.last() {
-                        tracing::warn!(count = odd.len(), newest = %newest.location, "ignoring savepoint(s) {what}: pass --from-savepoint to use one");
-                        ran_before.push(format!(
-                            "{} savepoint(s) {what}, newest {}",
-                            odd.len(),
-                            newest.location
-                        ));
-                    }
+                for (what, odd) in listing.set_aside() {
+                    let newest = &odd[odd.len() - 1];
+                    tracing::warn!(count = odd.len(), newest = %newest.location, "ignoring savepoint(s) {what}: pass --from-savepoint to use one");
+                    ran_before.push(format!(
+                        "{} savepoint(s) {what}, newest {}",
+                        odd.len(),
+                        newest.location
+                    ));
                 }
                 let found = listing.savepoints;
                 if let Some(newest) = found.iter().rev().find(|sp| sp.complete) {

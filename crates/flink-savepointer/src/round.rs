@@ -475,19 +475,9 @@ impl Savepointer {
         let stored = match layout.list(name, now) {
             Ok(listing) => {
                 // Left alone, but a person should know: they never win a restore either.
-                for (what, odd) in [
-                    (
-                        "dated in the future (clock skew or a typo?)",
-                        &listing.ignored_future,
-                    ),
-                    (
-                        "in a legacy folder another job may own",
-                        &listing.ambiguous_legacy,
-                    ),
-                ] {
-                    if let Some(newest) = odd.last() {
-                        tracing::warn!(job = %shown, count = odd.len(), newest = %printable(&newest.location), "retention leaves alone {} savepoint(s) of '{shown}' {what}", odd.len());
-                    }
+                for (what, odd) in listing.set_aside() {
+                    let newest = printable(&odd[odd.len() - 1].location);
+                    tracing::warn!(job = %shown, count = odd.len(), %newest, "retention leaves alone {} savepoint(s) of '{shown}' {what}", odd.len());
                 }
                 listing.savepoints
             }

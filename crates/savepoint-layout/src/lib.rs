@@ -100,6 +100,27 @@ pub struct Listing {
 }
 
 impl Listing {
+    /// The savepoints set aside (never restored, never disposed) with why, for a warning:
+    /// `(why, its savepoints oldest first)` for each reason that has any.
+    pub fn set_aside(&self) -> Vec<(&'static str, &[StoredSavepoint])> {
+        [
+            (
+                "dated in the future (clock skew or a typo?)",
+                &self.ignored_future,
+            ),
+            (
+                "in a legacy folder another job may own",
+                &self.ambiguous_legacy,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, found)| !found.is_empty())
+        .map(|(why, found)| (why, found.as_slice()))
+        .collect()
+    }
+}
+
+impl Listing {
     /// The newest complete savepoint, if any.
     pub fn newest(&self) -> Option<&StoredSavepoint> {
         self.savepoints.iter().rev().find(|s| s.complete)
