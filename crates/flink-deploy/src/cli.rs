@@ -82,7 +82,7 @@ pub struct DeployArgs {
     pub config_file: Option<PathBuf>,
 
     /// The job's name; running jobs are matched exactly
-    #[arg(long, env = env_vars::FLINK_JOB_NAME, alias = "job_name", value_parser = parse_job_name)]
+    #[arg(long, env = env_vars::FLINK_JOB_NAME, alias = "job_name", value_parser = savepoint_layout::parse_job_name)]
     pub job_name: Option<String>,
 
     /// The job's jar
@@ -152,14 +152,6 @@ pub struct DeployArgs {
     /// The job's own arguments
     #[arg(last = true, value_name = "PROGRAM_ARGS")]
     pub program_args: Vec<String>,
-}
-
-/// A job name: not blank.
-fn parse_job_name(s: &str) -> Result<String, String> {
-    if s.trim().is_empty() {
-        return Err("the job name is empty".into());
-    }
-    Ok(s.to_string())
 }
 
 /// A restore path: not blank (Flink reads an empty `savepointPath` as "no savepoint", which

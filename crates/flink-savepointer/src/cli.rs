@@ -143,7 +143,7 @@ pub struct CommonArgs {
 #[group(required = true, multiple = false)]
 pub struct JobArgs {
     /// A job to take savepoints of, by exact name (repeatable). `orders` never matches `orders-v2`
-    #[arg(long = "job-name", env = env_vars::FLINK_JOB_NAME, value_name = "NAME", value_parser = parse_job_name)]
+    #[arg(long = "job-name", env = env_vars::FLINK_JOB_NAME, value_name = "NAME", value_parser = savepoint_layout::parse_job_name)]
     pub job_names: Vec<String>,
 
     /// Take savepoints of every running job
@@ -175,14 +175,6 @@ impl CommonArgs {
 
 fn parse_target_dir(s: &str) -> Result<SavepointLayout, String> {
     SavepointLayout::new(s).map_err(|e| e.to_string())
-}
-
-fn parse_job_name(s: &str) -> Result<String, String> {
-    if s.trim().is_empty() {
-        Err("a job name cannot be empty".into())
-    } else {
-        Ok(s.to_string())
-    }
 }
 
 fn parse_every(s: &str) -> Result<Duration, String> {

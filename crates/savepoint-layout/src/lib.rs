@@ -364,6 +364,26 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, LayoutError> {
     Ok(dirs)
 }
 
+/// The longest job folder name: its jar (`flink-deploy--<folder>--<time>.jar`) and its folder
+/// must stay under the 255 bytes most filesystems allow in one name.
+pub const MAX_JOB_FOLDER: usize = 200;
+
+/// A job name as users type it (`--job-name`): not blank, and short enough for its folder
+/// ([`MAX_JOB_FOLDER`] bytes once escaped) that Flink can create it and its jar can be stored.
+pub fn parse_job_name(name: &str) -> Result<String, String> {
+    if name.trim().is_empty() {
+        return Err("the job name is empty".into());
+    }
+    let folder = job_folder(name).len();
+    if folder > MAX_JOB_FOLDER {
+        return Err(format!(
+            "the job name is too long: its folder name would be {folder} bytes (at most \
+             {MAX_JOB_FOLDER}; bytes outside [A-Za-z0-9._-] count three); use a shorter name"
+        ));
+    }
+    Ok(name.to_string())
+}
+
 /// The folder name of a job: its name with every byte outside
 /// `[A-Za-z0-9._-]`, and a leading `.`, written as `~` and two uppercase
 /// hex digits (`my job` → `my~20job`, `ünï` → `~C3~BCn~C3~AF`, `.x` → `~2Ex`;
@@ -504,6 +524,20 @@ mod tests {
             std::fs::write(dir.join("_metadata"), b"x").unwrap();
         }
         format!("file:{}", dir.display())
+    }
+
+    #[test]
+    fn job_names_must_fit_a_folder() {
+        assert_eq!(parse_job_name("orders").unwrap(), "orders");
+        assert!(parse_job_name(" ").unwrap_err().contains("empty"));
+        assert!(parse_job_name(&"a".repeat(200)).is_ok());
+        assert!(parse_job_name(&"a".repeat(201))
+            .unwrap_err()
+            .contains("too long"));
+        // Escaped bytes count three: 67 umlauts are 134 bytes, 402 escaped.
+        assert!(parse_job_name(&"ü".repeat(67))
+            .unwrap_err()
+            .contains("402 bytes"));
     }
 
     #[test]

@@ -195,6 +195,39 @@ async fn bad_input_is_refused_before_anything_changes() {
         "{text}"
     );
 
+    // A job name too long for a folder or a jar name ("file name too long" from Flink before).
+    let long = "x".repeat(300);
+    let (code, text) = run(
+        "flink-deploy",
+        &[
+            "deploy",
+            "--jobmanager-url",
+            &url,
+            "--job-name",
+            &long,
+            "--jar",
+            jar,
+            "--savepoint-dir",
+            layout,
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("the job name is too long"), "{text}");
+    let (code, text) = run(
+        "flink-savepointer",
+        &[
+            "once",
+            "--jobmanager-url",
+            &url,
+            "--job-name",
+            &long,
+            "--target-dir",
+            layout,
+        ],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("the job name is too long"), "{text}");
+
     // The other binaries range-check their durations the same way.
     let (code, text) = run(
         "flink-savepointer",
