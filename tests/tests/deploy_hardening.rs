@@ -121,7 +121,10 @@ fn finish(out: Output) -> Run {
         )
     });
     Run {
-        code: out.status.code().expect("an exit code, not a death by signal"),
+        code: out
+            .status
+            .code()
+            .expect("an exit code, not a death by signal"),
         report,
         stderr,
     }
@@ -378,8 +381,14 @@ async fn rollback_outcomes(version: &str) {
     assert_eq!(update.str("rollback_jar"), healthy_jar, "{}", update.report);
     let rollback_job = JobId::new(update.str("rollback_job_id"));
     let savepoint = update.str("savepoint").to_string();
-    assert_message(&update, &[&format!("previous jar {healthy_jar} from {savepoint}")]);
-    assert_eq!(active_jobs(client, "orders").await, vec![rollback_job.clone()]);
+    assert_message(
+        &update,
+        &[&format!("previous jar {healthy_jar} from {savepoint}")],
+    );
+    assert_eq!(
+        active_jobs(client, "orders").await,
+        vec![rollback_job.clone()]
+    );
     assert_eq!(
         restored_from(client, &rollback_job).await.as_deref(),
         Some(savepoint.as_str())
@@ -415,7 +424,13 @@ async fn rollback_outcomes(version: &str) {
         client.cancel(&broken_job).await.unwrap();
     }
     wait_terminal(client, &broken_job).await;
-    let by_hand = run_by_hand(client, &JarId::new(&healthy_jar), "orders", Some(&savepoint)).await;
+    let by_hand = run_by_hand(
+        client,
+        &JarId::new(&healthy_jar),
+        "orders",
+        Some(&savepoint),
+    )
+    .await;
     assert_eq!(
         restored_from(client, &by_hand).await.as_deref(),
         Some(savepoint.as_str())
@@ -459,7 +474,11 @@ async fn stops_in_flight_and_signals(version: &str) {
     //    carries on from its savepoint (it used to say "nothing was changed", exit 4, and the
     //    job FINISHED moments later with nothing running).
     let paused = Paused::taskmanager(&cluster);
-    let mut deploy = d.spawn("orders", JobVariant::Normal, &["--savepoint-timeout", "20s"]);
+    let mut deploy = d.spawn(
+        "orders",
+        JobVariant::Normal,
+        &["--savepoint-timeout", "20s"],
+    );
     deploy.wait_for_line("did not finish within 20s").await;
     drop(paused);
     let carried = deploy.finish();
@@ -491,7 +510,9 @@ async fn stops_in_flight_and_signals(version: &str) {
         ],
     );
     assert!(
-        !undecided.str("message").contains("still RUNNING; nothing was changed"),
+        !undecided
+            .str("message")
+            .contains("still RUNNING; nothing was changed"),
         "{}",
         undecided.report
     );
@@ -503,8 +524,14 @@ async fn stops_in_flight_and_signals(version: &str) {
     //    may still complete; the new jar is gone; once resumed, a deploy converges.
     let jars = jar_ids(client).await;
     let paused = Paused::taskmanager(&cluster);
-    let mut deploy = d.spawn("orders", JobVariant::Normal, &["--savepoint-timeout", "10m"]);
-    deploy.wait_for_line("stopping the running job with a savepoint").await;
+    let mut deploy = d.spawn(
+        "orders",
+        JobVariant::Normal,
+        &["--savepoint-timeout", "10m"],
+    );
+    deploy
+        .wait_for_line("stopping the running job with a savepoint")
+        .await;
     deploy.signal(Signal::SIGTERM);
     let interrupted = deploy.finish();
     drop(paused);
@@ -512,7 +539,11 @@ async fn stops_in_flight_and_signals(version: &str) {
     assert_eq!(interrupted.str("outcome"), "interrupted");
     assert_message(
         &interrupted,
-        &["SIGTERM received", "Flink may still complete it", "run flink-deploy again"],
+        &[
+            "SIGTERM received",
+            "Flink may still complete it",
+            "run flink-deploy again",
+        ],
     );
     assert_eq!(jar_ids(client).await, jars, "the new jar was deleted");
     job = converge(&d, client, &job, counted).await;

@@ -30,7 +30,8 @@ use stop::{NotStopped, Stopped};
 /// names that come from the JobManager or a user and go into messages and text output.
 // Replaced by flink_rest's helper at merge.
 pub(crate) fn printable(s: &str) -> Cow<'_, str> {
-    let escape = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let escape =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if !s.chars().any(escape) {
         return Cow::Borrowed(s);
     }
@@ -152,7 +153,8 @@ pub async fn deploy(
         {
             Err(Failure::new(
                 Exit::Interrupted,
-                f.error.context(format!("{signal} received during the deploy")),
+                f.error
+                    .context(format!("{signal} received during the deploy")),
             ))
         }
         (result, _) => result,
@@ -380,9 +382,14 @@ fn not_stopped(
 ) -> Failure {
     let name = s.job_name.clone();
     match not {
-        Stopped::NothingChanged(why) => Failure::new(
+        Stopped::NothingChanged(why, state) => Failure::new(
             Exit::OperationFailed,
-            NotStopped::NothingChanged { job, name, why },
+            NotStopped::NothingChanged {
+                job,
+                name,
+                why,
+                state,
+            },
         ),
         Stopped::Ended { why, state, newest } => Failure::new(
             Exit::ManualAction,
@@ -400,7 +407,8 @@ fn not_stopped(
                 job,
                 name,
                 waited,
-                target: target.unwrap_or_else(|| "the cluster's default savepoint directory".into()),
+                target: target
+                    .unwrap_or_else(|| "the cluster's default savepoint directory".into()),
                 trigger,
                 jar_deleted,
             },
@@ -528,8 +536,12 @@ async fn delete_shadowing(client: &FlinkClient, s: &Settings, running: &JarId) {
     };
     for jar in rollback::shadowing(&jars, running) {
         match client.delete_jar(jar).await {
-            Ok(()) => tracing::info!(jar = %jar, "deleted a jar uploaded after the release that runs now (it never ran healthy)"),
-            Err(e) => tracing::warn!(jar = %jar, error = %e, "cannot delete a jar uploaded after the release that runs now"),
+            Ok(()) => {
+                tracing::info!(jar = %jar, "deleted a jar uploaded after the release that runs now (it never ran healthy)")
+            }
+            Err(e) => {
+                tracing::warn!(jar = %jar, error = %e, "cannot delete a jar uploaded after the release that runs now")
+            }
         }
     }
 }

@@ -64,11 +64,7 @@ pub fn jars_to_prune<'a>(
     let mut ranked: Vec<&JarFile> = jars.iter().collect();
     // Stable: within a rank, newest first as given.
     ranked.sort_by_key(|j| rank(j));
-    ranked
-        .into_iter()
-        .skip(keep)
-        .map(|j| &j.id)
-        .collect()
+    ranked.into_iter().skip(keep).map(|j| &j.id).collect()
 }
 
 /// What to do about an unhealthy new version.
@@ -396,7 +392,9 @@ mod tests {
         assert_eq!(healthy_release(&jars, &running).unwrap().name, "healthy");
         // Uploaded in the same millisecond as the job started: it may be its jar.
         assert_eq!(
-            healthy_release(&jars, &[job(JobState::Running, 300)]).unwrap().name,
+            healthy_release(&jars, &[job(JobState::Running, 300)])
+                .unwrap()
+                .name,
             "orphan"
         );
         // Nothing active: the newest stopped or cancelled job decides; a FAILED one does not.
@@ -428,7 +426,9 @@ mod tests {
         // Once they are gone, the rollback job's start picks its own jar again.
         let after = [jar("healthy", 100), jar("older", 50)];
         assert_eq!(
-            healthy_release(&after, &[job(JobState::Running, 400)]).unwrap().name,
+            healthy_release(&after, &[job(JobState::Running, 400)])
+                .unwrap()
+                .name,
             "healthy"
         );
     }
@@ -466,7 +466,10 @@ mod tests {
     fn every_decision() {
         let p = JarId::new("uuid_p");
         let skip = Rollback::Skip;
-        assert_eq!(decide(true, Some(&p), false, Some("s")), skip(Skip::LeaveIt));
+        assert_eq!(
+            decide(true, Some(&p), false, Some("s")),
+            skip(Skip::LeaveIt)
+        );
         assert_eq!(decide(true, None, true, None), skip(Skip::LeaveIt));
         assert_eq!(decide(false, None, true, None), skip(Skip::CancelOnly));
         assert_eq!(
@@ -506,7 +509,10 @@ mod tests {
             text.contains(&format!("cancel job {new}, then run jar uuid_p")),
             "the unhealthy job still runs: {text}"
         );
-        assert!(text.contains("--from-savepoint file:/sp/savepoint-1"), "{text}");
+        assert!(
+            text.contains("--from-savepoint file:/sp/savepoint-1"),
+            "{text}"
+        );
 
         let first = conclude(Skip::CancelOnly, broken(), "orders", Some(&new), None, None);
         assert_eq!(first.exit(), Exit::RolledBack);
@@ -522,8 +528,14 @@ mod tests {
         );
         assert_eq!(none.exit(), Exit::ManualAction);
         let text = none.to_string();
-        assert!(text.contains("Nothing of 'orders\\nforged' runs now"), "{text}");
-        assert!(text.contains("savepointPath file:/sp/savepoint-1"), "{text}");
+        assert!(
+            text.contains("Nothing of 'orders\\nforged' runs now"),
+            "{text}"
+        );
+        assert!(
+            text.contains("savepointPath file:/sp/savepoint-1"),
+            "{text}"
+        );
         assert!(!text.contains('\n'), "{text}");
 
         // Running the previous release is concluded from how its job did.
@@ -546,9 +558,9 @@ mod tests {
         let refused = run(RollbackRun::Refused(flink_rest::Error::Config("no".into())));
         assert_eq!(refused.exit(), Exit::ManualAction);
         assert!(
-            refused
-                .to_string()
-                .contains("run jar uuid_p on the JobManager with savepointPath file:/sp/savepoint-1"),
+            refused.to_string().contains(
+                "run jar uuid_p on the JobManager with savepointPath file:/sp/savepoint-1"
+            ),
             "{refused}"
         );
 
@@ -577,6 +589,11 @@ mod tests {
 
         let unchecked = run(RollbackRun::Unchecked(back.clone(), "SIGTERM"));
         assert_eq!(unchecked.exit(), Exit::Interrupted);
-        assert!(unchecked.to_string().contains("SIGTERM cut the check short"), "{unchecked}");
+        assert!(
+            unchecked
+                .to_string()
+                .contains("SIGTERM cut the check short"),
+            "{unchecked}"
+        );
     }
 }
