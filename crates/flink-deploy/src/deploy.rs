@@ -238,8 +238,8 @@ async fn run(
         return Err(interrupted(Interrupted::BeforeRun { signal }));
     }
 
-    // 3. Run the new jar and check it. The run request is finished even after a signal: a
-    //    stopped job must not be left with nothing submitted in its place.
+    // 3. Run the new jar and check it. A run request in flight is finished even if a signal
+    //    comes: abandoned, it could leave a job running that nobody checks or names.
     let run_job = RunJob {
         entry_class: s.args.entry_class.clone(),
         program_args: s.args.program_args.clone(),
@@ -364,9 +364,14 @@ fn not_stopped(
 ) -> Failure {
     let name = s.job_name.clone();
     match not {
-        Stopped::NothingChanged(why) => Failure::new(
+        Stopped::NothingChanged(why, state) => Failure::new(
             Exit::OperationFailed,
-            NotStopped::NothingChanged { job, name, why },
+            NotStopped::NothingChanged {
+                job,
+                name,
+                why,
+                state,
+            },
         ),
         Stopped::Ended { why, state, newest } => Failure::new(
             Exit::ManualAction,

@@ -12,9 +12,9 @@ flink_ops_cli::exit_codes! {
         /// Manual action needed.
         ManualAction = 6 => "manual action needed: rollback failed or was disabled (the message says what to run)",
         /// A stop with a savepoint outlived `--savepoint-timeout` and as long again of watching.
-        StopUndecided = 7 => "the stop with a savepoint did not finish within --savepoint-timeout and as long again: Flink may still finish the job with a savepoint (the message says how to check and what to run)",
+        StopUndecided = 7 => "the stop with a savepoint was still in flight; the message says what to check and run",
         /// SIGTERM or SIGINT.
-        Interrupted = 8 => "interrupted by SIGTERM or SIGINT: the step in flight was finished or safely abandoned; the message says where things stand and what to run",
+        Interrupted = 8 => "interrupted by SIGTERM or SIGINT; the message says where things stand and what to run",
     }
 }
 

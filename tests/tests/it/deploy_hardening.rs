@@ -66,7 +66,7 @@ impl<'a> Deployer<'a> {
             .arg(jar)
             .arg("--savepoint-dir")
             .arg(&self.layout)
-            .args(["--startup-timeout", "90s", "--output", "json"])
+            .args(["--output", "json"])
             .args(extra)
             .env_remove("FLINK_JOBMANAGER_URL")
             .env_remove("FLINK_JOB_NAME")
@@ -74,6 +74,9 @@ impl<'a> Deployer<'a> {
             .stdin(Stdio::null());
         if !extra.contains(&"--stable-for") {
             cmd.args(["--stable-for", "2s"]);
+        }
+        if !extra.contains(&"--startup-timeout") {
+            cmd.args(["--startup-timeout", "90s"]);
         }
         cmd.args(["--", "--name", job]);
         cmd
@@ -303,6 +306,9 @@ fn release_name(job: &str) -> String {
 
 // ---- rollback --------------------------------------------------------------
 
+/// A broken release crash-loops (RESTARTING) until the startup timeout: keep it short.
+const BROKEN: &[&str] = &["--startup-timeout", "45s"];
+
 /// Exit 6 for a job first deployed some other way, the rollback target after a killed deploy
 /// left an orphan jar, `--no-rollback`, and `status` with a job name holding a newline.
 #[each_version(flavor = "multi_thread")]
@@ -319,7 +325,7 @@ async fn rollback_outcomes(version: &str) {
         .unwrap();
     let legacy = run_by_hand(client, &manual, "legacy", None).await;
     let counted = wait_counter_at_least(client, &legacy, 5).await;
-    let broken = d.deploy("legacy", JobVariant::Broken, &[]);
+    let broken = d.deploy("legacy", JobVariant::Broken, BROKEN);
     assert_exit(&broken, 6);
     let savepoint = broken.str("savepoint").to_string();
     assert_message(
@@ -354,7 +360,7 @@ async fn rollback_outcomes(version: &str) {
         .upload_jar(&d.jar(JobVariant::Broken), &release_name("orders"))
         .await
         .unwrap();
-    let update = d.deploy("orders", JobVariant::Broken, &[]);
+    let update = d.deploy("orders", JobVariant::Broken, BROKEN);
     assert_exit(&update, 5);
     assert_eq!(update.str("rollback_jar"), healthy_jar, "{}", update.report);
     let rollback_job = JobId::new(update.str("rollback_job_id"));
@@ -379,7 +385,11 @@ async fn rollback_outcomes(version: &str) {
 
     // --no-rollback: the broken job is left as it is (not cancelled), and the message says to
     // cancel it before running the healthy jar from the savepoint; doing so restores the job.
-    let left = d.deploy("orders", JobVariant::Broken, &["--no-rollback"]);
+    let left = d.deploy(
+        "orders",
+        JobVariant::Broken,
+        &["--no-rollback", "--startup-timeout", "45s"],
+    );
     assert_exit(&left, 6);
     let broken_job = JobId::new(left.str("new_job_id"));
     let savepoint = left.str("savepoint").to_string();

@@ -50,8 +50,9 @@ pub enum StopFailed {
 pub enum Stopped {
     /// The job stopped with this savepoint.
     Savepoint(String),
-    /// It did not happen: the job runs as before.
-    NothingChanged(StopFailed),
+    /// It did not happen: the job is as it was (`state`, when it could be read: RUNNING, or
+    /// another state it was already in when no stop could be requested).
+    NothingChanged(StopFailed, Option<JobState>),
     /// The job ended without a savepoint of this stop; `newest` is what it could restore from.
     Ended {
         /// Why there is no savepoint.
@@ -168,8 +169,10 @@ pub async fn stop(
     watch(client, old, op, why, s.args.savepoint_timeout, interrupt).await
 }
 
-/// Watches the stop `op` (or, when it was refused for `refused`, the job alone) until it is
-/// decided, for `timeout` and as long again, shortened to [`SIGNAL_GRACE`] by a signal.
+/// Watches the stop `op` until it is decided, for `timeout` and as long again. A refused stop
+/// (`op` is `None`, `why` says why) is watched for [`SETTLE_REFUSED`] twice, or as long as an
+/// op of our own when a savepoint of the job is seen in flight. A signal shortens the watch to
+/// [`SIGNAL_GRACE`]; a second one ends it.
 async fn watch(
     client: &FlinkClient,
     job: &JobId,
@@ -180,7 +183,12 @@ async fn watch(
 ) -> Stopped {
     let start = Instant::now();
     let first_bound = start + timeout;
-    let mut bound = first_bound + timeout;
+    let full_bound = first_bound + timeout;
+    let mut bound = match op {
+        Some(_) => full_bound,
+        None => start + 2 * SETTLE_REFUSED,
+    };
+    let mut signal_cap: Option<Instant> = None;
     let mut warned = false;
     // Since when the stop is known to be over (a refused one: from the start).
     let mut over_since = op.is_none().then_some(start);
@@ -189,30 +197,38 @@ async fn watch(
     } else {
         SETTLE_REFUSED
     };
+    let mut last_state: Option<JobState> = None;
     let mut signals = 0;
     let mut interval = Duration::from_millis(50);
     loop {
         if interrupt.count() > signals {
             signals = interrupt.count();
+            let now = Instant::now();
             if signals >= 2 {
-                bound = Instant::now();
-            } else if Instant::now() + SIGNAL_GRACE < bound {
-                bound = Instant::now() + SIGNAL_GRACE;
+                signal_cap = Some(now);
+            } else {
+                signal_cap = Some(now + SIGNAL_GRACE);
                 tracing::warn!(job_id = %job, "watching the stop in flight for up to {}s more (a second signal ends it now)", SIGNAL_GRACE.as_secs());
             }
         }
+        let bound_now = signal_cap.map_or(bound, |cap| cap.min(bound));
         let look = interrupt.until_more_than(
             signals,
-            tokio::time::timeout_at(bound, look(client, job, op.as_ref())),
+            tokio::time::timeout_at(bound_now, look(client, job, op.as_ref())),
         );
         match look.await {
             None | Some(Err(_)) => {}
             Some(Ok((mut seen, failed))) => {
+                last_state = seen.job.clone().or(last_state);
                 if let Some(failed) = failed {
                     why = Some(failed);
                 }
                 if matches!(seen.op, OpSeen::Over | OpSeen::Completed(_)) {
                     over_since.get_or_insert_with(Instant::now);
+                }
+                // A refused stop while a savepoint is in flight: maybe an earlier deploy's stop.
+                if seen.savepoint_in_flight {
+                    bound = bound.max(full_bound);
                 }
                 seen.settled = over_since.is_some_and(|t| t.elapsed() >= settle);
                 match judge(&seen) {
@@ -224,7 +240,10 @@ async fn watch(
                         return Stopped::Savepoint(savepoint);
                     }
                     Verdict::NothingChanged => {
-                        return Stopped::NothingChanged(why.unwrap_or(StopFailed::NoLocation))
+                        return Stopped::NothingChanged(
+                            why.unwrap_or(StopFailed::NoLocation),
+                            Some(JobState::Running),
+                        )
                     }
                     Verdict::Ended(state) => {
                         let newest = newest_restorable(client, job).await;
@@ -238,14 +257,25 @@ async fn watch(
             }
         }
         let now = Instant::now();
+        let bound_now = signal_cap.map_or(bound, |cap| cap.min(bound));
         if now >= first_bound && !warned && op.is_some() {
             warned = true;
             tracing::warn!(job_id = %job,
                 "the stop with a savepoint did not finish within {}; Flink goes on with it, so flink-deploy watches it for up to {} more: \
                  the job either runs on (nothing changed) or finishes with a savepoint (the update carries on from it)",
-                humantime::format_duration(timeout), humantime::format_duration(bound.saturating_duration_since(now)));
+                humantime::format_duration(timeout), whole_seconds(bound_now.saturating_duration_since(now)));
         }
-        if now >= bound {
+        if now >= bound_now {
+            // No stop was asked of Flink (the job was not ready, or Flink answered no): whatever
+            // state the job is in, it was in it before.
+            let asked = match &why {
+                None => true,
+                Some(StopFailed::Refused(e)) => e.is_unreachable(),
+                Some(_) => op.is_some(),
+            };
+            if !asked {
+                return Stopped::NothingChanged(why.unwrap_or(StopFailed::NoLocation), last_state);
+            }
             return Stopped::InFlight {
                 waited: now - start,
                 trigger: op.as_ref().map(trigger_id),
@@ -254,7 +284,7 @@ async fn watch(
         let _ = interrupt
             .until_more_than(
                 signals,
-                tokio::time::sleep_until((now + interval).min(bound)),
+                tokio::time::sleep_until((now + interval).min(bound_now)),
             )
             .await;
         // Every poll interval of a stop is downtime: poll fast at first, then once a second.
@@ -265,6 +295,11 @@ async fn watch(
         };
         interval = (interval * 2).min(cap);
     }
+}
+
+/// `d` for people: whole seconds.
+fn whole_seconds(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_secs(d.as_secs()))
 }
 
 fn trigger_id(op: &AsyncOperation) -> String {
@@ -348,8 +383,9 @@ async fn newest_restorable(client: &FlinkClient, job: &JobId) -> Option<String> 
 /// Why a deploy ended at the stop (the message says what runs and what to do).
 #[derive(Debug, thiserror::Error)]
 pub enum NotStopped {
-    /// The stop failed and the job runs as before.
-    #[error("savepoint of job {job} ('{}') failed: {why}. The job is still RUNNING; nothing was changed.", printable(.name))]
+    /// The stop failed and the job is as it was.
+    #[error("savepoint of job {job} ('{}') failed: {why}. The job is still {}; nothing was changed.",
+        printable(.name), .state.as_ref().map_or("as it was", JobState::as_str))]
     NothingChanged {
         /// The old job.
         job: JobId,
@@ -357,6 +393,8 @@ pub enum NotStopped {
         name: String,
         /// Why.
         why: StopFailed,
+        /// Its state, if it could be read.
+        state: Option<JobState>,
     },
     /// The job ended without a savepoint of this stop.
     #[error("savepoint of job {job} ('{}') failed: {why}. The job is now {state} and nothing of '{}' runs. {}",
@@ -378,7 +416,7 @@ pub enum NotStopped {
              If it does, the job FINISHES with a savepoint under {target} and nothing of '{}' runs; if it fails, the job runs on \
              and nothing was changed. The new jar was not run{}. Check the job's state (flink-deploy status{}), then run \
              flink-deploy again: it updates the job if it runs, or restores from the stop's savepoint if it FINISHED.",
-        printable(.name), humantime::format_duration(*.waited), printable(.name),
+        printable(.name), whole_seconds(*.waited), printable(.name),
         if *.jar_deleted { " (and was deleted)" } else { "" },
         .trigger.as_ref().map(|t| format!("; the stop's own outcome is at GET /jobs/{job}/savepoints/{t}")).unwrap_or_default())]
     InFlight {
