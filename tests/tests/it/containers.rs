@@ -622,9 +622,16 @@ async fn images_and_the_elastic_cluster_in_containers() {
     let _tm2 = taskmanager(&mut setup, "2");
     taskmanagers(&client, 2).await;
     let _ = std::fs::remove_file(&tree_file);
-    // One slot each: the instance attribute from the metadata server, not the CPU count.
-    let overview = client.overview().await.unwrap();
-    assert_eq!(overview.slots_total, 2, "{overview:?}");
+    // One slot each: the instance attribute from the metadata server, not the CPU count. A
+    // TaskManager reports its slots just after it registers, so wait for the total.
+    eventually("2 slots in all", Duration::from_secs(60), || async {
+        let overview = client.overview().await.map_err(|e| e.to_string())?;
+        match overview.slots_total {
+            2 => Ok(()),
+            _ => Err(format!("{overview:?}")),
+        }
+    })
+    .await;
 
     // The savepointer, in the JobManager's network namespace, talking to 127.0.0.1:8081.
     setup.start(
