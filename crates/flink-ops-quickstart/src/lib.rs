@@ -112,7 +112,8 @@ async fn up(state: &Path) -> Result<()> {
         ])
         .arg(&savepoints))?;
     let sidecar_savepoint = layout
-        .newest(JOB_NAME)?
+        .newest(JOB_NAME)
+        .await?
         .map(|s| s.location)
         .unwrap_or_default();
 

@@ -57,6 +57,7 @@ mod tests {
             taken_at,
             location: format!("file:/sp/orders/x/savepoint-{n}"),
             complete,
+            bytes: 1,
         }
     }
 

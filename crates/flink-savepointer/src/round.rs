@@ -472,7 +472,7 @@ impl Savepointer {
         let layout = &self.settings.layout;
         let shown = printable(name);
         let now = OffsetDateTime::now_utc();
-        let stored = match layout.list(name, now) {
+        let stored = match layout.list(name, now).await {
             Ok(listing) => {
                 // Left alone, but a person should know: they never win a restore either.
                 for (what, odd) in listing.set_aside() {

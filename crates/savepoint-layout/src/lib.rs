@@ -6,9 +6,10 @@
 //!
 //! Flink creates the `savepoint-…` folder itself under the target
 //! directory it is given; this crate decides the target directory and lists
-//! what is there. Listing works for `file://` roots; other filesystems
-//! (`gs://`, `s3://`) are refused with a clear error until a store for them
-//! exists.
+//! what is there. The root is a local directory (`file://`) or a bucket
+//! (`gs://`, `s3://`); [`store`] reads both through one async API, so what
+//! counts as a savepoint, and which one is newest, is decided once, here.
+//! Other schemes (`hdfs://`, …) are refused when the layout is made.
 //!
 //! **Job folders** ([`job_folder`]) are the job name with every byte outside
 //! `[A-Za-z0-9._-]` (and a leading `.`) written as `~HH`: `my job` is
@@ -23,8 +24,14 @@
 //! writes is the folder [`SavepointLayout::list`] reads.
 #![deny(missing_docs)]
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+mod folders;
+mod store;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+pub use folders::{job_folder, job_name_of, legacy_job_folder, parse_job_name, MAX_JOB_FOLDER};
+pub use store::StoreError;
 
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -51,24 +58,29 @@ pub enum LayoutError {
         /// What is wrong with it.
         why: String,
     },
-    /// The root's filesystem cannot be listed by this build.
-    #[error("cannot list savepoints under {0}: only file:// directories can be listed so far")]
-    UnsupportedScheme(String),
-    /// Listing failed.
-    #[error("cannot list {}: {source}", .path.display())]
-    Io {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A location that is not one of this job's savepoints in the layout.
+    #[error("{0} is not a savepoint of this job's folder in the layout; nothing was deleted")]
+    NotOurs(String),
 }
 
-/// The root of a savepoint layout, e.g. `file:///data/savepoints`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The root of a savepoint layout, e.g. `file:///data/savepoints` or
+/// `gs://bucket/savepoints`, and the store it lives in.
+#[derive(Debug, Clone)]
 pub struct SavepointLayout {
     root: Url,
+    store: store::Store,
 }
+
+impl PartialEq for SavepointLayout {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root
+    }
+}
+
+impl Eq for SavepointLayout {}
 
 /// A savepoint found in the layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +92,8 @@ pub struct StoredSavepoint {
     pub location: String,
     /// True when its `_metadata` exists: Flink finished writing it.
     pub complete: bool,
+    /// The bytes of all its files.
+    pub bytes: u64,
 }
 
 /// What [`SavepointLayout::list`] found for one job.
@@ -136,7 +150,9 @@ impl SavepointLayout {
     /// `file:///data/save%20points` is the same folder).
     ///
     /// Refused: roots that are not UTF-8 once decoded, hold control
-    /// characters, or carry credentials, a query or a fragment.
+    /// characters, or carry credentials, a query or a fragment, and schemes
+    /// other than `file`, `gs` and `s3`. For a bucket, its client is set up
+    /// from the environment (see [`store`]); nothing is sent yet.
     pub fn new(root: &str) -> Result<Self, LayoutError> {
         let trimmed = root.trim().trim_end_matches('/');
         let unusable = |why: &str| LayoutError::UnusableRoot {
@@ -173,7 +189,14 @@ impl SavepointLayout {
         if path.chars().any(char::is_control) {
             return Err(unusable("its path holds control characters"));
         }
-        Ok(Self { root: url })
+        let store = store::Store::open(&url, &path).map_err(|why| unusable(&why))?;
+        Ok(Self { root: url, store })
+    }
+
+    /// True when the root is a bucket (`gs://`, `s3://`): savepoints are deleted
+    /// through the store, not by Flink.
+    pub fn is_bucket(&self) -> bool {
+        self.store.is_bucket()
     }
 
     /// The root, ending in `/` (percent-encoded, as a URL).
@@ -217,25 +240,26 @@ impl SavepointLayout {
     /// What a job's folder holds, as of `now` (UTC).
     ///
     /// Folders that are not dated folders, and entries that are not
-    /// `savepoint-*` directories, are ignored: the layout never touches
+    /// `savepoint-*` folders, are ignored: the layout never touches
     /// what it did not write. Dated folders beyond `now` + [`FUTURE_SKEW`]
     /// are reported in [`Listing::ignored_future`]. The job's legacy folder
     /// (when it differs) is read too; see [`legacy_job_folder`].
-    pub fn list(&self, job_name: &str, now: OffsetDateTime) -> Result<Listing, LayoutError> {
-        let root = self.local_root()?;
+    pub async fn list(&self, job_name: &str, now: OffsetDateTime) -> Result<Listing, LayoutError> {
         let now = now.to_offset(time::UtcOffset::UTC);
         let latest = PrimitiveDateTime::new(now.date(), now.time()) + FUTURE_SKEW;
 
-        let mut found = Vec::new();
-        scan(&root.join(job_folder(job_name)), &mut found)?;
+        let folder = job_folder(job_name);
+        let mut found = self.scan(&folder).await?;
         let mut ambiguous = Vec::new();
         let legacy = legacy_job_folder(job_name);
-        let legacy_dir = root.join(&legacy);
-        if legacy != job_folder(job_name) && legacy_dir.is_dir() {
-            if another_claimant(&root, job_name, &legacy)?.is_some() {
-                scan(&legacy_dir, &mut ambiguous)?;
-            } else {
-                scan(&legacy_dir, &mut found)?;
+        if legacy != folder {
+            let old = self.scan(&legacy).await?;
+            if !old.is_empty() {
+                if self.another_claimant(job_name, &legacy).await?.is_some() {
+                    ambiguous = old;
+                } else {
+                    found.extend(old);
+                }
             }
         }
 
@@ -252,20 +276,102 @@ impl SavepointLayout {
     /// The newest complete savepoint of a job by the system clock, if any
     /// (never one dated in the future: [`SavepointLayout::list`] with the
     /// current time).
-    pub fn newest(&self, job_name: &str) -> Result<Option<StoredSavepoint>, LayoutError> {
+    pub async fn newest(&self, job_name: &str) -> Result<Option<StoredSavepoint>, LayoutError> {
         Ok(self
-            .list(job_name, OffsetDateTime::now_utc())?
+            .list(job_name, OffsetDateTime::now_utc())
+            .await?
             .newest()
             .cloned())
     }
 
-    fn local_root(&self) -> Result<PathBuf, LayoutError> {
-        if self.root.scheme() != "file" {
-            return Err(LayoutError::UnsupportedScheme(self.root.to_string()));
+    /// Deletes one savepoint of `job_name` through the store, and checks by
+    /// listing that it is gone; returns how many objects (files) went.
+    /// Refused, with nothing deleted, for anything but a `savepoint-*`
+    /// folder in a dated folder of the job's own folder.
+    pub async fn delete(&self, job_name: &str, location: &str) -> Result<usize, LayoutError> {
+        let not_ours = || LayoutError::NotOurs(location.to_string());
+        let relative = self.store.relative(location).ok_or_else(not_ours)?;
+        let parts: Vec<&str> = relative.trim_end_matches('/').split('/').collect();
+        let shaped = matches!(parts.as_slice(), [folder, dated, savepoint]
+            if *folder == job_folder(job_name)
+                && PrimitiveDateTime::parse(dated, DATE_FOLDER).is_ok()
+                && savepoint.starts_with("savepoint-"));
+        if !shaped || !self.contains(job_name, location) {
+            return Err(not_ours());
         }
-        self.root
-            .to_file_path()
-            .map_err(|_| LayoutError::InvalidRoot(self.root.to_string()))
+        Ok(self.store.delete_folder(&parts.join("/")).await?)
+    }
+
+    /// Writes one object (a file) at `relative`, a `/`-separated path below
+    /// the root, creating its folders: how tests lay savepoints into a bucket.
+    pub async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<(), LayoutError> {
+        Ok(self.store.put(relative, bytes).await?)
+    }
+
+    /// The savepoints under the folder `folder` of the root, with the time
+    /// of their `_metadata`.
+    async fn scan(&self, folder: &str) -> Result<Vec<Found>, LayoutError> {
+        #[derive(Default)]
+        struct Seen {
+            metadata: Option<Option<SystemTime>>,
+            bytes: u64,
+        }
+        let mut seen: BTreeMap<(PrimitiveDateTime, String, String), Seen> = BTreeMap::new();
+        for entry in self.store.entries(folder).await? {
+            let mut parts = entry.relative.splitn(3, '/');
+            let (Some(dated), Some(savepoint)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let Ok(taken_at) = PrimitiveDateTime::parse(dated, DATE_FOLDER) else {
+                continue;
+            };
+            if !savepoint.starts_with("savepoint-") {
+                continue;
+            }
+            let rest = parts.next();
+            if rest.is_none() && !entry.is_dir {
+                continue; // a file named savepoint-*, not a savepoint
+            }
+            let acc = seen
+                .entry((taken_at, dated.to_string(), savepoint.to_string()))
+                .or_default();
+            if !entry.is_dir {
+                acc.bytes += entry.bytes;
+                if rest == Some("_metadata") {
+                    acc.metadata = Some(entry.modified);
+                }
+            }
+        }
+        Ok(seen
+            .into_iter()
+            .map(|((taken_at, dated, savepoint), seen)| {
+                (
+                    seen.metadata.flatten(),
+                    StoredSavepoint {
+                        taken_at,
+                        location: self.store.location(&format!("{folder}/{dated}/{savepoint}")),
+                        complete: seen.metadata.is_some(),
+                        bytes: seen.bytes,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// A job other than `job_name` whose current folder exists under the
+    /// root and whose legacy folder is `legacy` too.
+    async fn another_claimant(
+        &self,
+        job_name: &str,
+        legacy: &str,
+    ) -> Result<Option<String>, LayoutError> {
+        Ok(self
+            .store
+            .folders()
+            .await?
+            .iter()
+            .filter_map(|f| job_name_of(f))
+            .find(|other| other != job_name && legacy_job_folder(other) == legacy))
     }
 }
 
@@ -282,39 +388,7 @@ fn without_credentials(root: &str) -> String {
 }
 
 /// A savepoint and its `_metadata`'s modification time, for sorting.
-type Found = (Option<std::time::SystemTime>, StoredSavepoint);
-
-/// Collects the `savepoint-*` folders of the dated folders of `job_dir`.
-fn scan(job_dir: &Path, found: &mut Vec<Found>) -> Result<(), LayoutError> {
-    for dated in subdirs(job_dir)? {
-        let Some(taken_at) = dated
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| PrimitiveDateTime::parse(n, DATE_FOLDER).ok())
-        else {
-            continue;
-        };
-        for savepoint in subdirs(&dated)? {
-            let is_savepoint = savepoint
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("savepoint-"));
-            if !is_savepoint {
-                continue;
-            }
-            let metadata = savepoint.join("_metadata");
-            found.push((
-                metadata.metadata().and_then(|m| m.modified()).ok(),
-                StoredSavepoint {
-                    taken_at,
-                    location: format!("file:{}", savepoint.display()),
-                    complete: metadata.is_file(),
-                },
-            ));
-        }
-    }
-    Ok(())
-}
+type Found = (Option<SystemTime>, StoredSavepoint);
 
 fn sorted(mut found: Vec<Found>) -> Vec<StoredSavepoint> {
     // Dated folders have minute resolution; within one, _metadata's time decides.
@@ -344,175 +418,10 @@ fn decoded_path(url: &Url) -> Option<String> {
         .map(|p| p.into_owned())
 }
 
-fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, LayoutError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(LayoutError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let mut dirs: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
-    dirs.sort();
-    Ok(dirs)
-}
-
-/// The longest job folder name: its jar (`flink-deploy--<folder>--<time>.jar`) and its folder
-/// must stay under the 255 bytes most filesystems allow in one name.
-pub const MAX_JOB_FOLDER: usize = 200;
-
-/// A job name as users type it (`--job-name`): not blank, and short enough for its folder
-/// ([`MAX_JOB_FOLDER`] bytes once escaped) that Flink can create it and its jar can be stored.
-pub fn parse_job_name(name: &str) -> Result<String, String> {
-    if name.trim().is_empty() {
-        return Err("the job name is empty".into());
-    }
-    let folder = job_folder(name).len();
-    if folder > MAX_JOB_FOLDER {
-        return Err(format!(
-            "the job name is too long: its folder name would be {folder} bytes (at most \
-             {MAX_JOB_FOLDER}; bytes outside [A-Za-z0-9._-] count three); use a shorter name"
-        ));
-    }
-    Ok(name.to_string())
-}
-
-/// The folder name of a job: its name with every byte outside
-/// `[A-Za-z0-9._-]`, and a leading `.`, written as `~` and two uppercase
-/// hex digits (`my job` → `my~20job`, `ünï` → `~C3~BCn~C3~AF`, `.x` → `~2Ex`;
-/// the empty name is `~`). [`job_name_of`] reverses it.
-///
-/// One more byte is escaped: a name that would otherwise end in `-` and
-/// eight lowercase hex digits (`orders-1a2b3c4d` → `orders~2D1a2b3c4d`),
-/// because that is the shape of a [`legacy_job_folder`]: so no job's folder
-/// is ever another job's legacy folder.
-pub fn job_folder(job_name: &str) -> String {
-    if job_name.is_empty() {
-        return "~".into();
-    }
-    let mut folder = String::with_capacity(job_name.len());
-    for (i, b) in job_name.bytes().enumerate() {
-        let plain = b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && i > 0);
-        if plain {
-            folder.push(char::from(b));
-        } else {
-            let _ = write!(folder, "~{b:02X}");
-        }
-    }
-    if !folder.contains('~') && has_legacy_hash(&folder) {
-        let dash = folder.len() - 9;
-        folder.replace_range(dash..=dash, "~2D");
-    }
-    folder
-}
-
-/// The job name whose [`job_folder`] is `folder`, if any.
-pub fn job_name_of(folder: &str) -> Option<String> {
-    if folder == "~" {
-        return Some(String::new());
-    }
-    let mut bytes = Vec::with_capacity(folder.len());
-    let mut rest = folder.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        if b == b'~' {
-            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            rest = &tail[2..];
-        } else {
-            bytes.push(b);
-            rest = tail;
-        }
-    }
-    let name = String::from_utf8(bytes).ok()?;
-    // Only the one spelling job_folder produces (uppercase hex, nothing
-    // escaped that need not be) belongs to a job.
-    (job_folder(&name) == folder).then_some(name)
-}
-
-/// Ends in `-` and eight lowercase hex digits, like `{readable}-{hash:08x}`.
-fn has_legacy_hash(folder: &str) -> bool {
-    let b = folder.as_bytes();
-    b.len() >= 9
-        && b[b.len() - 9] == b'-'
-        && b[b.len() - 8..]
-            .iter()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
-}
-
-/// The folder earlier versions gave a job: the name itself when made of
-/// `[A-Za-z0-9._-]` and not starting with `.`, otherwise those characters
-/// kept, the rest replaced by `-`, and an FNV-1a hash of the name appended
-/// (`my job` → `my-job-6e279c60`).
-///
-/// That mapping was not injective: a job literally named `my-job-6e279c60`
-/// got the same folder. Since [`job_folder`] escapes names of that shape,
-/// no job writes there any more, and listing a job still reads its legacy
-/// folder when it differs from its current one, so savepoints taken before
-/// the upgrade are restored. A legacy folder may hold another job's
-/// savepoints only when that other job's legacy folder is the same one.
-/// When such a job shows up under the root (its current folder exists),
-/// [`SavepointLayout::list`] reads neither job's legacy folder into
-/// `savepoints` but reports it in [`Listing::ambiguous_legacy`], so one
-/// job's state is never restored into another automatically; legacy
-/// folders are never disposed from ([`SavepointLayout::contains`] excludes
-/// them). The one case this cannot see: both jobs ran only before the
-/// upgrade and one of them has not run since; then its twin reads the
-/// shared folder as before the upgrade.
-pub fn legacy_job_folder(job_name: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if !job_name.is_empty() && job_name.chars().all(safe) && !job_name.starts_with('.') {
-        return job_name.to_string();
-    }
-    let readable: String = job_name
-        .chars()
-        .map(|c| if safe(c) { c } else { '-' })
-        .collect();
-    format!(
-        "{}-{:08x}",
-        readable.trim_start_matches('.'),
-        fnv1a(job_name.as_bytes())
-    )
-}
-
-/// A job other than `job_name` whose current folder exists under `root`
-/// and whose legacy folder is `legacy` too.
-fn another_claimant(
-    root: &Path,
-    job_name: &str,
-    legacy: &str,
-) -> Result<Option<String>, LayoutError> {
-    for dir in subdirs(root)? {
-        let Some(other) = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(job_name_of)
-        else {
-            continue;
-        };
-        if other != job_name && legacy_job_folder(&other) == legacy {
-            return Ok(Some(other));
-        }
-    }
-    Ok(None)
-}
-
-/// FNV-1a, 32 bits: stable across versions and platforms, unlike std's hasher.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |hash, b| {
-        (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-11-23 19:00 UTC);
@@ -678,15 +587,19 @@ mod tests {
     fn roots_must_be_absolute() {
         assert!(SavepointLayout::new("relative/dir").is_err());
         assert!(SavepointLayout::new("file:///ok").is_ok());
-        let err = SavepointLayout::new("gs://b/sp")
-            .unwrap()
-            .list("orders", NOW)
-            .unwrap_err();
-        assert!(err.to_string().contains("only file://"), "{err}");
+        assert!(SavepointLayout::new("gs://b/sp").unwrap().is_bucket());
+        assert!(SavepointLayout::new("s3://b").unwrap().is_bucket());
+        for root in ["hdfs://nn/sp", "abfs://container/sp", "gs:///sp"] {
+            let err = SavepointLayout::new(root).unwrap_err().to_string();
+            assert!(
+                err.contains("use file://, gs:// or s3://") || err.contains("names no bucket"),
+                "{root}: {err}"
+            );
+        }
     }
 
-    #[test]
-    fn listing_finds_complete_savepoints_newest_last_and_ignores_the_rest() {
+    #[tokio::test]
+    async fn listing_finds_complete_savepoints_newest_last_and_ignores_the_rest() {
         let root = tempfile::tempdir().unwrap();
         let layout = SavepointLayout::new(root.path().to_str().unwrap()).unwrap();
         let r = root.path();
@@ -703,7 +616,7 @@ mod tests {
             false,
         );
 
-        let all = layout.list("orders", NOW).unwrap();
+        let all = layout.list("orders", NOW).await.unwrap();
         assert_eq!(all.savepoints.len(), 3, "{all:?}");
         assert!(all.ignored_future.is_empty() && all.ambiguous_legacy.is_empty());
         assert!(all.savepoints[0]
@@ -711,7 +624,7 @@ mod tests {
             .ends_with("/orders/2026-11-23-18-15/savepoint-aaaaaa-1"));
         assert!(!all.savepoints[2].complete);
         let newest = layout
-            .list("orders", NOW)
+            .list("orders", NOW).await
             .unwrap()
             .newest()
             .unwrap()
@@ -727,11 +640,11 @@ mod tests {
             "orders",
             &format!("file:{}/orders-v2/x", root.path().display())
         ));
-        assert_eq!(layout.list("missing", NOW).unwrap(), Listing::default());
+        assert_eq!(layout.list("missing", NOW).await.unwrap(), Listing::default());
     }
 
-    #[test]
-    fn future_dated_folders_never_win_and_are_reported() {
+    #[tokio::test]
+    async fn future_dated_folders_never_win_and_are_reported() {
         let root = tempfile::tempdir().unwrap();
         let layout = SavepointLayout::new(root.path().to_str().unwrap()).unwrap();
         let r = root.path();
@@ -741,7 +654,7 @@ mod tests {
         let typo = make(r, "orders", "2099-01-01-00-00", "savepoint-aaaaaa-3", true);
         let ahead = make(r, "orders", "2026-11-23-20-01", "savepoint-aaaaaa-4", true);
 
-        let listing = layout.list("orders", NOW).unwrap();
+        let listing = layout.list("orders", NOW).await.unwrap();
         let locations =
             |s: &[StoredSavepoint]| s.iter().map(|s| s.location.clone()).collect::<Vec<_>>();
         assert_eq!(
@@ -752,7 +665,7 @@ mod tests {
         assert_eq!(listing.newest().unwrap().location, skewed);
         // The same folders count once their time has come.
         let later = layout
-            .list("orders", datetime!(2099-01-01 00:00 UTC))
+            .list("orders", datetime!(2099-01-01 00:00 UTC)).await
             .unwrap();
         assert_eq!(later.newest().unwrap().location, typo);
         assert!(later.ignored_future.is_empty());
@@ -766,13 +679,13 @@ mod tests {
             true,
         );
         let layout = SavepointLayout::new(only.path().to_str().unwrap()).unwrap();
-        let listing = layout.list("orders", NOW).unwrap();
+        let listing = layout.list("orders", NOW).await.unwrap();
         assert!(listing.newest().is_none());
         assert_eq!(listing.ignored_future.len(), 1);
     }
 
-    #[test]
-    fn legacy_folders_are_read_until_another_job_claims_them() {
+    #[tokio::test]
+    async fn legacy_folders_are_read_until_another_job_claims_them() {
         let root = tempfile::tempdir().unwrap();
         let layout = SavepointLayout::new(root.path().to_str().unwrap()).unwrap();
         let r = root.path();
@@ -784,7 +697,7 @@ mod tests {
             "savepoint-aaaaaa-1",
             true,
         );
-        let listing = layout.list("my job", NOW).unwrap();
+        let listing = layout.list("my job", NOW).await.unwrap();
         assert_eq!(listing.newest().unwrap().location, old);
         assert!(
             !layout.contains("my job", &old),
@@ -798,7 +711,7 @@ mod tests {
             "savepoint-aaaaaa-2",
             true,
         );
-        let listing = layout.list("my job", NOW).unwrap();
+        let listing = layout.list("my job", NOW).await.unwrap();
         assert_eq!(listing.savepoints.len(), 2);
         assert_eq!(listing.newest().unwrap().location, new);
         assert!(layout.contains("my job", &new));
@@ -806,14 +719,14 @@ mod tests {
         // A job literally named like the legacy folder has its own folder now...
         assert_eq!(
             layout
-                .list("my-job-6e279c60", NOW)
+                .list("my-job-6e279c60", NOW).await
                 .unwrap()
                 .savepoints
                 .len(),
             0,
             "it reads the legacy folder only as ambiguous: 'my job' has a folder"
         );
-        let twin = layout.list("my-job-6e279c60", NOW).unwrap();
+        let twin = layout.list("my-job-6e279c60", NOW).await.unwrap();
         assert_eq!(twin.ambiguous_legacy.len(), 1);
         // ...and once it has written there, "my job" stops trusting the shared folder too.
         make(
@@ -823,7 +736,7 @@ mod tests {
             "savepoint-bbbbbb-1",
             true,
         );
-        let listing = layout.list("my job", NOW).unwrap();
+        let listing = layout.list("my job", NOW).await.unwrap();
         assert_eq!(
             listing
                 .savepoints
@@ -834,13 +747,13 @@ mod tests {
         );
         assert_eq!(listing.ambiguous_legacy.len(), 1);
         assert_eq!(listing.ambiguous_legacy[0].location, old);
-        let twin = layout.list("my-job-6e279c60", NOW).unwrap();
+        let twin = layout.list("my-job-6e279c60", NOW).await.unwrap();
         assert_eq!(twin.savepoints.len(), 1);
         assert!(twin.savepoints[0].location.contains("/my-job~2D6e279c60/"));
         assert_eq!(twin.ambiguous_legacy.len(), 1);
 
         // Same names (plain ones) have no legacy folder to read twice.
         make(r, "orders", "2026-11-23-18-00", "savepoint-cccccc-1", true);
-        assert_eq!(layout.list("orders", NOW).unwrap().savepoints.len(), 1);
+        assert_eq!(layout.list("orders", NOW).await.unwrap().savepoints.len(), 1);
     }
 }

@@ -626,6 +626,7 @@ async fn restores_the_sidecars_savepoint(version: &str) {
     let layout = savepoint_layout::SavepointLayout::new(d.layout.to_str().unwrap()).unwrap();
     let sidecars = layout
         .newest("orders")
+        .await
         .unwrap()
         .expect("the sidecar's savepoint")
         .location;

@@ -72,6 +72,7 @@ async fn awkward_roots(version: &str) {
     );
     let listed = layout
         .list(AWKWARD_JOB, time::OffsetDateTime::now_utc())
+        .await
         .unwrap();
     assert_eq!(listed.savepoints.len(), 1, "{listed:?}");
     assert_eq!(
@@ -100,6 +101,7 @@ async fn awkward_roots(version: &str) {
     );
     let listed = layout
         .list(AWKWARD_JOB, time::OffsetDateTime::now_utc())
+        .await
         .unwrap();
     assert_eq!(listed.savepoints.len(), 2, "{listed:?}");
     let newest = listed.newest().expect("a complete savepoint");

@@ -212,9 +212,10 @@ fn path_of(location: &str) -> PathBuf {
     PathBuf::from(savepoint_layout::normalize(location))
 }
 
-fn complete(layout: &SavepointLayout, job: &str) -> Vec<StoredSavepoint> {
+async fn complete(layout: &SavepointLayout, job: &str) -> Vec<StoredSavepoint> {
     let mut all = layout
         .list(job, time::OffsetDateTime::now_utc())
+        .await
         .expect("the layout lists")
         .savepoints;
     all.retain(|s| s.complete);
@@ -286,7 +287,7 @@ async fn once(version: &str) {
     let (code, stdout, stderr) = run(once(&["--job-name", "orders"]));
     let after = target_dir_now(&layout, "orders");
     assert_eq!(code, 0, "{stderr}");
-    let saved = complete(&layout, "orders");
+    let saved = complete(&layout, "orders").await;
     assert_eq!(saved.len(), 1, "{saved:?}\n{stderr}");
     assert_laid_out(root.path(), "orders", &orders, &saved[0]);
     let dated = path_of(&saved[0].location).parent().unwrap().to_path_buf();
@@ -311,7 +312,7 @@ async fn once(version: &str) {
     let (code, _, stderr) = run(once(&["--job-name", "orders", "--job-name", "ghost"]));
     assert_eq!(code, 10, "{stderr}");
     assert!(stderr.contains("ghost"), "{stderr}");
-    assert_eq!(complete(&layout, "orders").len(), 2);
+    assert_eq!(complete(&layout, "orders").await.len(), 2);
 
     // A savepoint into a directory the JobManager cannot create: exit 4; the job runs on.
     let blocker = root.path().join("blocker");
@@ -335,11 +336,11 @@ async fn once(version: &str) {
     // again from the first savepoint, then keep 1. The second goes, the first
     // (restored from) and the new one stay.
     cancel(client, &orders).await;
-    let second = complete(&layout, "orders")[1].location.clone();
+    let second = complete(&layout, "orders").await[1].location.clone();
     let restored = submit(&cluster, &jar, "orders", Some(&first)).await;
     let (code, _, stderr) = run(once(&["--job-name", "orders", "--keep", "1"]));
     assert_eq!(code, 0, "{stderr}");
-    let left = complete(&layout, "orders");
+    let left = complete(&layout, "orders").await;
     assert_eq!(left.len(), 2, "{left:?}\n{stderr}");
     assert_eq!(
         left[0].location, first,
@@ -465,7 +466,7 @@ async fn daemon(version: &str) {
 
     // Rounds write dated savepoints with _metadata, and /metrics shows them.
     sidecar.wait_metric("savepoints_total", "orders", 1.0).await;
-    let first = complete(&layout, "orders")[0].clone();
+    let first = complete(&layout, "orders").await[0].clone();
     assert_laid_out(root.path(), "orders", &orders, &first);
     let (_, metrics) = sidecar.get("/metrics").await.unwrap();
     for name in [
@@ -492,7 +493,7 @@ async fn daemon(version: &str) {
         "2 savepoints of orders kept",
         Duration::from_secs(30),
         || async {
-            let n = complete(&layout, "orders").len();
+            let n = complete(&layout, "orders").await.len();
             if n == 2 {
                 Ok(())
             } else {
@@ -592,7 +593,7 @@ async fn daemon(version: &str) {
         .wait_metric("savepoints_total", "orders", before + 1.0)
         .await;
     sidecar.wait_ready(true).await;
-    let newest = layout.newest("orders").unwrap().expect("a savepoint");
+    let newest = layout.newest("orders").await.unwrap().expect("a savepoint");
     assert_laid_out(root.path(), "orders", &again, &newest);
     sidecar.assert_alive();
 
