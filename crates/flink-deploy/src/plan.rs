@@ -180,7 +180,10 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
     // Evidence that the job ran before: a fresh start would lose its state.
     let mut ran_before: Vec<String> = Vec::new();
     if let Some(layout) = &s.layout {
-        match layout.list(&s.job_name, time::OffsetDateTime::now_utc()).await {
+        match layout
+            .list(&s.job_name, time::OffsetDateTime::now_utc())
+            .await
+        {
             Ok(listing) => {
                 // Never restored on their own, but proof the job ran: never a silent fresh start.
                 for (what, odd) in listing.set_aside() {

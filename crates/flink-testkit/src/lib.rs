@@ -35,7 +35,7 @@ pub use jobs::{
     counter_value, example_jar, wait_counter_at_least, wait_counter_parallelism, JobVariant,
     EXAMPLE_MAIN_CLASS,
 };
-pub use stores::{GcsEmulator, S3Emulator};
+pub use stores::{Emulated, GcsEmulator, S3Emulator};
 pub use wait::{eventually, patience, wait_running, wait_terminal};
 
 /// The path of a binary of this workspace, built up to date first.

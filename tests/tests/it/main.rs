@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod bootstrap;
+mod buckets;
 mod cloudbuild;
 mod containers;
 mod deploy;
