@@ -66,6 +66,33 @@ pub enum LayoutError {
     NotOurs(String),
 }
 
+/// Whose a [`LayoutError`] is, for the exit code a binary gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The configuration: the root, the bucket's name, or the credentials
+    /// (no such bucket, access denied, none found). Exit 2 in every binary.
+    Input,
+    /// The store did not answer, or answered what it should not. Exit 3.
+    Unreachable,
+}
+
+impl LayoutError {
+    /// Whose the error is.
+    pub fn blame(&self) -> Blame {
+        match self {
+            Self::InvalidRoot(_) | Self::UnusableRoot { .. } | Self::NotOurs(_) => Blame::Input,
+            Self::Store(
+                StoreError::NoSuchBucket { .. }
+                | StoreError::Denied { .. }
+                | StoreError::NoCredentials { .. },
+            ) => Blame::Input,
+            Self::Store(
+                StoreError::Unreachable { .. } | StoreError::Other { .. } | StoreError::Io { .. },
+            ) => Blame::Unreachable,
+        }
+    }
+}
+
 /// The root of a savepoint layout, e.g. `file:///data/savepoints` or
 /// `gs://bucket/savepoints`, and the store it lives in.
 #[derive(Debug, Clone)]
