@@ -7,8 +7,8 @@
 use serde::Deserialize;
 
 pub use flink_ops_cli::env_vars::{
-    FLINK_CONF_DIR, FLINK_HOME, FLINK_PROPERTIES, GCE_METADATA_HOST, JOB_MANAGER_RPC_ADDRESS,
-    TASK_MANAGER_NUMBER_OF_TASK_SLOTS,
+    ENABLE_BUILT_IN_PLUGINS, FLINK_CONF_DIR, FLINK_HOME, FLINK_PROPERTIES, GCE_METADATA_HOST,
+    JOB_MANAGER_RPC_ADDRESS, TASK_MANAGER_NUMBER_OF_TASK_SLOTS,
 };
 
 /// Variables that are inputs to the configuration rather than flags.
@@ -22,6 +22,8 @@ pub struct ImageEnv {
     pub task_manager_number_of_task_slots: Option<String>,
     /// [`GCE_METADATA_HOST`].
     pub gce_metadata_host: Option<String>,
+    /// [`ENABLE_BUILT_IN_PLUGINS`].
+    pub enable_built_in_plugins: Option<String>,
 }
 
 impl ImageEnv {

@@ -14,8 +14,8 @@ flink_ops_cli::exit_codes! {
         MetadataUnavailable = 69 => "instance metadata unavailable",
         /// `--flink-home` is not a Flink installation.
         FlinkNotFound = 72 => "no Flink installation at --flink-home",
-        /// The config could not be written.
-        ConfDirUnwritable = 73 => "the config could not be written",
+        /// The config, or a plugin `ENABLE_BUILT_IN_PLUGINS` asks for, could not be written.
+        ConfDirUnwritable = 73 => "the config (or a plugin's link) could not be written",
         /// Dropping privileges failed, or `--run-as` needs root.
         PrivilegeDrop = 77 => "could not drop privileges to --run-as",
         /// Flink's start script could not be executed.

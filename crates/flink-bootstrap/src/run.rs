@@ -22,6 +22,7 @@ use crate::cli::{Action, Cli, MetadataArg};
 use crate::env_vars::{self as env, ImageEnv};
 use crate::exit::{fail, Exit, Failure, OrExit};
 use crate::layers::{self, Inputs};
+use crate::plugins::Plugins;
 use crate::privileges;
 
 /// How long `--metadata auto` waits for the metadata server's first answer.
@@ -95,6 +96,16 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         _ => None,
     };
 
+    let plugins = Plugins::read(
+        &cli.flink_home,
+        image_env.enable_built_in_plugins.as_deref(),
+    )
+    .map_err(|e| {
+        fail(
+            Exit::InvalidConfig,
+            format!("{e}; nothing was written and Flink was not started"),
+        )
+    })?;
     let image_dir = cli.flink_home.join("conf");
     let image = load_image_conf(&image_dir, version).or_exit(Exit::InvalidConfig)?;
     if let Some(note) = image.as_ref().and_then(|i| i.note.as_deref()) {
@@ -125,7 +136,7 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
     for (from, to, origin) in resolved.renames() {
         info!("{from} (from {origin}) is called {to} in Flink {version}: written as {to}");
     }
-    check(&resolved, role, cli.strict, cli.profile)?;
+    check(&resolved, role, cli.strict, cli.profile, &plugins)?;
 
     match action {
         Action::Explain => {
@@ -167,6 +178,18 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         report.path.display(),
         resolved.entries.len()
     );
+    let linked = plugins.enable().map_err(|e| {
+        fail(
+            Exit::ConfDirUnwritable,
+            format!("{e}; Flink was not started"),
+        )
+    })?;
+    for link in linked {
+        info!(
+            "enabled the plugin {} (ENABLE_BUILT_IN_PLUGINS)",
+            link.display()
+        );
+    }
     if action == Action::Render {
         return Ok(());
     }
@@ -248,9 +271,11 @@ fn check(
     role: Role,
     strict: bool,
     profile: Option<Profile>,
+    plugins: &Plugins,
 ) -> Result<(), Failure> {
     let mut errors = 0;
     let mut findings = validate(resolved);
+    findings.extend(plugins.missing_for(resolved));
     // The elastic profile is an instance group of TaskManagers on hosts of their own.
     if profile == Some(Profile::Elastic) {
         findings.extend(flink_config::state_dirs_across_hosts(resolved));

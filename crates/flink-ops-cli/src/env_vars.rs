@@ -85,6 +85,8 @@ env_vars! {
     JOB_MANAGER_RPC_ADDRESS,
     /// flink-bootstrap, as in the official image: `taskmanager.numberOfTaskSlots`.
     TASK_MANAGER_NUMBER_OF_TASK_SLOTS,
+    /// flink-bootstrap, as in the official image: `;`-separated jars of `opt/` to enable as plugins.
+    ENABLE_BUILT_IN_PLUGINS,
 }
 
 /// Variables that were renamed: the old name and the new one. Binaries warn when an old one is set.

@@ -145,6 +145,7 @@ fn bootstrap(home: &Path) -> Command {
         "FLINK_PROPERTIES",
         "JOB_MANAGER_RPC_ADDRESS",
         "TASK_MANAGER_NUMBER_OF_TASK_SLOTS",
+        "ENABLE_BUILT_IN_PLUGINS",
         "GCE_METADATA_HOST",
         "FLINK_BOOTSTRAP_METADATA",
         "FLINK_BOOTSTRAP_METADATA_TIMEOUT",
@@ -900,7 +901,7 @@ async fn local_state_dirs_are_flagged_in_the_elastic_setup() {
         )
         .await;
     let bucket = scratch
-        .run(&mut check("gs://bucket/savepoints", true))
+        .run(&mut check("gs://bucket/savepoints", false))
         .await;
     assert_eq!(bucket.code, 0, "{}", bucket.stderr);
     assert!(
@@ -908,4 +909,95 @@ async fn local_state_dirs_are_flagged_in_the_elastic_setup() {
         "{}",
         bucket.stderr
     );
+}
+
+/// A Flink installation of its own, writable, for plugin tests: the real distribution's `bin`,
+/// `lib` and `conf` linked in, an `opt/` holding a GCS filesystem plugin jar, no `plugins/`.
+fn home_with_opt_plugin(scratch: &Scratch, jar: &str) -> std::path::PathBuf {
+    let home = scratch.path("home");
+    std::fs::create_dir_all(home.join("opt")).unwrap();
+    for dir in ["bin", "lib", "conf"] {
+        std::os::unix::fs::symlink(scratch.dist.home().join(dir), home.join(dir)).unwrap();
+    }
+    // The plugin's content is Flink's business; what is checked here is that it gets enabled.
+    std::fs::write(home.join("opt").join(jar), b"a plugin jar").unwrap();
+    home
+}
+
+/// A bucket state directory needs Flink's filesystem plugin for its scheme: without one the
+/// bootstrap warns (an error under `--strict`) with the fix; `ENABLE_BUILT_IN_PLUGINS` enables one
+/// from `opt/` as the official image's entrypoint does, and a plugin name not in `opt/` is refused.
+#[tokio::test]
+async fn bucket_state_dirs_need_their_filesystem_plugin() {
+    let scratch = Scratch::new(SUPPORTED_VERSIONS[0]);
+    let version = SUPPORTED_VERSIONS[0];
+    let jar = format!("flink-gs-fs-hadoop-{version}.jar");
+    let home = home_with_opt_plugin(&scratch, &jar);
+    let command = |action: &str, strict: bool, enable: Option<&str>| {
+        let mut cmd = bootstrap(&home);
+        cmd.arg("--conf-dir").arg(scratch.path("conf"));
+        cmd.args([
+            "--metadata",
+            "none",
+            "--set",
+            "state.savepoints.dir=gs://bucket/savepoints",
+        ]);
+        if strict {
+            cmd.arg("--strict");
+        }
+        if let Some(enable) = enable {
+            cmd.env("ENABLE_BUILT_IN_PLUGINS", enable);
+        }
+        cmd.args([action, "jobmanager"]);
+        cmd
+    };
+    let warned = scratch.run(&mut command("check", false, None)).await;
+    assert_eq!(warned.code, 0, "{}", warned.stderr);
+    assert!(
+        warned
+            .stderr
+            .contains("no Flink filesystem plugin for gs://")
+            && warned
+                .stderr
+                .contains(&format!("ENABLE_BUILT_IN_PLUGINS={jar}")),
+        "{}",
+        warned.stderr
+    );
+    let invalid =
+        documented_exit_code("invalid configuration (values, metadata, --strict warnings)");
+    scratch
+        .refused(
+            &mut command("render", true, None),
+            invalid,
+            &["no Flink filesystem plugin"],
+        )
+        .await;
+    scratch
+        .refused(
+            &mut command("render", false, Some("flink-gs-fs-hadoop-0.0.jar")),
+            invalid,
+            &[
+                "ENABLE_BUILT_IN_PLUGINS names flink-gs-fs-hadoop-0.0.jar",
+                &jar,
+            ],
+        )
+        .await;
+    assert!(
+        !home.join("plugins").exists(),
+        "a refused run links nothing"
+    );
+
+    let enabled = scratch.run(&mut command("render", true, Some(&jar))).await;
+    assert_eq!(enabled.code, 0, "{}", enabled.stderr);
+    let link = home
+        .join("plugins")
+        .join(jar.trim_end_matches(".jar"))
+        .join(&jar);
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        home.join("opt").join(&jar)
+    );
+    // Once installed, no variable is needed.
+    let installed = scratch.run(&mut command("check", true, None)).await;
+    assert_eq!(installed.code, 0, "{}", installed.stderr);
 }
