@@ -342,6 +342,26 @@ fn explain(resolved: &Resolved, role: Role) -> String {
             let _ = writeln!(out, "{:indent$}  overrides {value} from {origin}", "");
         }
     }
+    // Where state goes is the one thing no default gets right on several hosts: name the keys
+    // (as this version spells them) even when unset.
+    out.push_str("# state (a bucket, gs://BUCKET/… or s3://BUCKET/…, when TaskManagers run on other hosts):\n");
+    for (key, what) in [
+        ("state.savepoints.dir", "savepoints"),
+        ("state.checkpoints.dir", "checkpoints"),
+    ] {
+        let key = flink_config::key_for_version(key, resolved.version).0;
+        match resolved.entries.get(key) {
+            Some(r) => {
+                let _ = writeln!(out, "#   {what}: {key} = {}", r.value);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "#   {what}: {key} is unset (--set {key}=gs://BUCKET/{what})"
+                );
+            }
+        }
+    }
     out
 }
 
@@ -809,5 +829,12 @@ mod tests {
             "{line}"
         );
         assert!(text.contains("overrides 1 from image conf ("), "{text}");
+        assert!(
+            text.contains(
+                "#   savepoints: execution.checkpointing.savepoint-dir is unset (--set \
+                 execution.checkpointing.savepoint-dir=gs://BUCKET/savepoints)"
+            ) && text.contains("#   checkpoints: execution.checkpointing.dir is unset"),
+            "{text}"
+        );
     }
 }
