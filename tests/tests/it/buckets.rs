@@ -605,3 +605,31 @@ async fn tokens_refreshed_then_refused_gcs() {
     assert!(text.contains("no credentials for gs://flink"), "{text}");
     eprintln!("refused: {err}");
 }
+
+/// The metadata server in maintenance (`503` to every request, as GCE answers then) is a
+/// store that cannot be reached for now, not missing credentials: nothing in the
+/// configuration is wrong, and a later run succeeds.
+#[tokio::test]
+async fn metadata_server_in_maintenance_gcs() {
+    let emulator = GcsEmulator::start();
+    emulator.create_bucket("flink");
+    with_env(&emulator);
+    let standin = gce_tokens();
+    standin.fail_next(1000);
+    let layout = SavepointLayout::new(&emulator.root("flink", "sp")).unwrap();
+    let err = layout.list("orders", NOW).await.unwrap_err();
+    assert!(
+        matches!(&err, LayoutError::Store(StoreError::Unreachable { .. })),
+        "{err:?}"
+    );
+    assert_eq!(err.blame(), Blame::Unreachable);
+    assert_eq!(standin.tokens_issued(), 0);
+    standin.fail_next(0);
+    assert!(layout
+        .list("orders", NOW)
+        .await
+        .unwrap()
+        .savepoints
+        .is_empty());
+    assert_eq!(standin.tokens_issued(), 1);
+}
