@@ -157,6 +157,19 @@ impl S3Emulator {
         self.0.endpoint()
     }
 
+    /// From now on moto checks every request's credentials against its IAM users, as S3 does
+    /// (moto's `INITIAL_NO_AUTH_ACTION_COUNT`, set at run time through its
+    /// `/moto-api/reset-auth`): set up buckets and objects first, since [`Emulated::upload`]
+    /// and [`Emulated::create_bucket`] send unsigned requests. No IAM user exists, so every
+    /// key is refused with `403 InvalidAccessKeyId`.
+    pub fn enforce_auth(&self) {
+        let answer = http(&self.endpoint(), "POST", "/moto-api/reset-auth", b"0");
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "enforcing auth: {answer}"
+        );
+    }
+
     /// Stops the emulator (the store becomes unreachable).
     pub fn stop(&mut self) {
         self.0.stop();
@@ -199,6 +212,9 @@ pub trait Emulated {
     fn root(&self, bucket: &str, prefix: &str) -> String {
         format!("{}://{bucket}/{prefix}", self.scheme())
     }
+    /// The names of every object whose name starts with `prefix` (every page), read through
+    /// the emulator's own API, not the client under test: to check what a test's client left.
+    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String>;
 }
 
 impl Emulated for GcsEmulator {
@@ -232,6 +248,19 @@ impl Emulated for GcsEmulator {
     }
     fn stop(&mut self) {
         GcsEmulator::stop(self);
+    }
+    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        // The XML API (the one object_store lists with): one page, whatever the count.
+        let prefix = url::form_urlencoded::byte_serialize(prefix.as_bytes()).collect::<String>();
+        let answer = http(
+            &self.endpoint(),
+            "GET",
+            &format!("/{bucket}?list-type=2&prefix={prefix}"),
+            b"",
+        );
+        assert!(answer.starts_with("HTTP/1.1 200"), "listing: {answer}");
+        assert!(!answer.contains("<IsTruncated>true"), "{answer}");
+        xml_values(&answer, "Key")
     }
 }
 
@@ -273,9 +302,51 @@ impl Emulated for S3Emulator {
     fn stop(&mut self) {
         S3Emulator::stop(self);
     }
+    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let prefix = url::form_urlencoded::byte_serialize(prefix.as_bytes()).collect::<String>();
+        let mut keys = Vec::new();
+        let mut token = String::new();
+        loop {
+            let answer = http(
+                &self.endpoint(),
+                "GET",
+                &format!("/{bucket}?list-type=2&prefix={prefix}{token}"),
+                b"",
+            );
+            assert!(answer.starts_with("HTTP/1.1 200"), "listing: {answer}");
+            keys.extend(xml_values(&answer, "Key"));
+            match xml_values(&answer, "NextContinuationToken").first() {
+                Some(next) if answer.contains("<IsTruncated>true") => {
+                    let next = url::form_urlencoded::byte_serialize(next.as_bytes());
+                    token = format!("&continuation-token={}", next.collect::<String>());
+                }
+                _ => return keys,
+            }
+        }
+    }
 }
 
-/// One plain HTTP/1.1 request to an emulator; the whole answer as text.
+/// The text of every `<tag>` element in an XML answer, entities decoded.
+fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(&close))
+        .map(|(value, _)| {
+            value
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&#39;", "'")
+                .replace("&#34;", "\"")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
+/// One plain HTTP/1.1 request to an emulator; the whole answer as text (a chunked body
+/// joined, so long listings read as one).
 fn http(endpoint: &str, method: &str, path: &str, body: &[u8]) -> String {
     use std::io::{Read, Write};
     let addr = endpoint.trim_start_matches("http://");
@@ -290,7 +361,38 @@ fn http(endpoint: &str, method: &str, path: &str, body: &[u8]) -> String {
     stream.write_all(body).expect("a request body");
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).expect("an answer");
-    String::from_utf8_lossy(&answer).into_owned()
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n");
+    let Some(at) = split else {
+        return String::from_utf8_lossy(&answer).into_owned();
+    };
+    let head = String::from_utf8_lossy(&answer[..at]).into_owned();
+    let body = &answer[at + 4..];
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunked(body)
+    } else {
+        body.to_vec()
+    };
+    format!("{head}\r\n\r\n{}", String::from_utf8_lossy(&body))
+}
+
+/// A chunked body's chunks, joined (bytes: a chunk may end inside a character).
+fn dechunked(mut body: &[u8]) -> Vec<u8> {
+    let mut joined = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..eol]).unwrap_or("");
+        let size =
+            usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        let rest = &body[eol + 2..];
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        joined.extend_from_slice(&rest[..size]);
+        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
+    }
+    joined
 }
 
 /// One path segment, percent-encoded as S3 expects (unreserved characters kept).

@@ -10,6 +10,11 @@
 //! - unknown paths are `404`;
 //! - [`MetadataStandin::fail_next`] answers the next N requests with `503`, as during
 //!   maintenance, and [`MetadataStandin::set_delay`] makes it slow.
+//! - `instance/service-accounts/default/token` issues a fresh access token each time
+//!   (`{"access_token", "expires_in", "token_type": "Bearer"}`), of a lifetime
+//!   [`MetadataStandin::set_token_lifetime`] sets, counted by [`MetadataStandin::tokens_issued`];
+//!   `…/default/email` names the account. [`MetadataStandin::remove_service_account`] makes
+//!   both `404`, as on a VM created without a service account.
 //!
 //! Faults no real server produces, for clients' limits: [`MetadataStandin::pad_answers`] makes
 //! JSON answers huge or endless, [`MetadataStandin::replace_in_answers`] puts arbitrary bytes
@@ -19,6 +24,7 @@
 //! its own thread, so sync tests (driving a binary) and async tests can both use it.
 #![deny(missing_docs)]
 
+use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +38,12 @@ use serde_json::{json, Map, Value};
 
 const PREFIX: &str = "/computeMetadata/v1";
 
+/// The account a VM gets unless told otherwise: the project's Compute Engine default one.
+const DEFAULT_SERVICE_ACCOUNT: &str = "123456789012-compute@developer.gserviceaccount.com";
+
+/// GCE hands out tokens with an hour to live, minus the second it took.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
+
 #[derive(Default)]
 struct Shared {
     tree: Mutex<Value>,
@@ -41,6 +53,10 @@ struct Shared {
     requests: AtomicU32,
     padding: AtomicU64,
     replacements: Mutex<Vec<(String, Vec<u8>)>>,
+    /// `None`: the VM has no service account.
+    service_account: Mutex<Option<String>>,
+    token_lifetime_secs: AtomicU64,
+    tokens_issued: AtomicU32,
 }
 
 /// A running stand-in; stops when dropped.
@@ -60,6 +76,8 @@ impl MetadataStandin {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             tree: Mutex::new(tree),
+            service_account: Mutex::new(Some(DEFAULT_SERVICE_ACCOUNT.into())),
+            token_lifetime_secs: AtomicU64::new(DEFAULT_TOKEN_LIFETIME.as_secs()),
             ..Shared::default()
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -137,6 +155,31 @@ impl MetadataStandin {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
+    /// The `expires_in` of tokens issued from now on (whole seconds). Clients refresh a token
+    /// some minutes before it expires (`object_store`: within 4 minutes), so a short lifetime
+    /// makes them fetch one for every request.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.shared
+            .token_lifetime_secs
+            .store(lifetime.as_secs(), Ordering::SeqCst);
+    }
+
+    /// How many access tokens were handed out so far.
+    pub fn tokens_issued(&self) -> u32 {
+        self.shared.tokens_issued.load(Ordering::SeqCst)
+    }
+
+    /// Detaches the VM's service account: `instance/service-accounts/default/*` (token, email)
+    /// answer `404` with GCE's HTML, as on a VM created with `--no-service-account`.
+    pub fn remove_service_account(&self) {
+        *self.shared.service_account.lock().expect("account lock") = None;
+    }
+
+    /// Attaches `email` as the VM's service account (the default one is attached at start).
+    pub fn set_service_account(&self, email: &str) {
+        *self.shared.service_account.lock().expect("account lock") = Some(email.into());
+    }
+
     /// Changes the served tree.
     pub fn update(&self, change: impl FnOnce(&mut Value)) {
         change(&mut self.shared.tree.lock().expect("tree lock"));
@@ -210,10 +253,17 @@ fn answer(
             "<p>Service Unavailable: the metadata server is under maintenance.</p>".into(),
         );
     }
-    let tree = shared.tree.lock().expect("tree lock");
     let Some(rest) = path.strip_prefix(PREFIX) else {
         return html(StatusCode::NOT_FOUND, not_found(path));
     };
+    // Not part of the tree: GCE leaves tokens out of `?recursive=true` answers too.
+    if let Some(leaf) = rest.strip_prefix("/instance/service-accounts/default/") {
+        if let Some(found) = service_account(shared, leaf) {
+            return found;
+        }
+        return html(StatusCode::NOT_FOUND, not_found(path));
+    }
+    let tree = shared.tree.lock().expect("tree lock");
     let Some(node) = lookup(&tree, rest) else {
         return html(StatusCode::NOT_FOUND, not_found(path));
     };
@@ -237,6 +287,44 @@ fn answer(
         replaced(shared, text),
     )
         .into_response()
+}
+
+/// The default service account's `token` or `email`; `None` when the VM has no account or
+/// the leaf is not one of those.
+fn service_account(shared: &Shared, leaf: &str) -> Option<Response> {
+    let account = shared
+        .service_account
+        .lock()
+        .expect("account lock")
+        .clone()?;
+    match leaf {
+        "email" => Some(([(header::CONTENT_TYPE, "application/text")], account).into_response()),
+        "token" => {
+            let issued = shared.tokens_issued.fetch_add(1, Ordering::SeqCst) + 1;
+            let body = json!({
+                "access_token": fresh_token(issued),
+                "expires_in": shared.token_lifetime_secs.load(Ordering::SeqCst),
+                "token_type": "Bearer",
+            });
+            Some(
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body.to_string(),
+                )
+                    .into_response(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// A token unlike any other: Google's `ya29.` prefix (so tests can look for leaks), the
+/// count, and random bits.
+fn fresh_token(issued: u32) -> String {
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("ya29.standin-{issued}-{random:016x}")
 }
 
 /// `text` with the configured replacements made.
@@ -461,5 +549,92 @@ mod tests {
         );
         assert_eq!(at("/instance/nope"), None);
         assert_eq!(kebab("networkInterfaces"), "network-interfaces");
+    }
+
+    /// One plain HTTP/1.1 GET, as a client on the VM sends it: (status, body).
+    fn get(standin: &MetadataStandin, path: &str, flavor: bool) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(standin.addr()).unwrap();
+        let flavor = if flavor {
+            "Metadata-Flavor: Google\r\n"
+        } else {
+            ""
+        };
+        write!(
+            stream,
+            "GET {PREFIX}{path} HTTP/1.1\r\nHost: metadata.google.internal\r\n{flavor}\
+             Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let body = answer.split_once("\r\n\r\n").unwrap().1.to_string();
+        (status, body)
+    }
+
+    const TOKEN: &str = "/instance/service-accounts/default/token";
+
+    #[test]
+    fn tokens_are_fresh_each_time_and_counted() {
+        let standin = MetadataStandin::start(GceTree::new("tm-1", "10.0.0.7").build()).unwrap();
+        let (status, first) = get(&standin, TOKEN, true);
+        assert_eq!(status, 200, "{first}");
+        let first: Value = serde_json::from_str(&first).unwrap();
+        assert_eq!(first["token_type"], "Bearer");
+        assert_eq!(first["expires_in"], 3599);
+        assert!(first["access_token"].as_str().unwrap().starts_with("ya29."));
+
+        standin.set_token_lifetime(Duration::from_secs(5));
+        let (_, second) = get(&standin, &format!("{TOKEN}?audience=x"), true);
+        let second: Value = serde_json::from_str(&second).unwrap();
+        assert_eq!(second["expires_in"], 5);
+        assert_ne!(first["access_token"], second["access_token"]);
+        assert_eq!(standin.tokens_issued(), 2);
+
+        // The protocol still holds: no flavor header, no token.
+        let (status, body) = get(&standin, TOKEN, false);
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(standin.tokens_issued(), 2);
+        // Nor does a recursive answer carry one.
+        let (_, tree) = get(&standin, "/?recursive=true", true);
+        assert!(!tree.contains("ya29."), "{tree}");
+    }
+
+    #[test]
+    fn a_vm_without_a_service_account_has_no_token() {
+        let standin = MetadataStandin::start(GceTree::new("tm-1", "10.0.0.7").build()).unwrap();
+        let (status, email) = get(&standin, "/instance/service-accounts/default/email", true);
+        assert_eq!((status, email.as_str()), (200, DEFAULT_SERVICE_ACCOUNT));
+
+        standin.remove_service_account();
+        for leaf in ["token", "email"] {
+            let (status, body) = get(
+                &standin,
+                &format!("/instance/service-accounts/default/{leaf}"),
+                true,
+            );
+            assert_eq!(status, 404, "{leaf}: {body}");
+            assert!(body.contains("was not found on this server"), "{body}");
+        }
+        assert_eq!(standin.tokens_issued(), 0);
+
+        standin.set_service_account("flink@my-project.iam.gserviceaccount.com");
+        let (status, _) = get(&standin, TOKEN, true);
+        assert_eq!(status, 200);
+        let (_, email) = get(&standin, "/instance/service-accounts/default/email", true);
+        assert_eq!(email, "flink@my-project.iam.gserviceaccount.com");
+        // Other leaves of the account are not served.
+        let (status, _) = get(&standin, "/instance/service-accounts/default/nope", true);
+        assert_eq!(status, 404);
+    }
+
+    #[test]
+    fn token_requests_fail_in_maintenance_like_the_rest() {
+        let standin = MetadataStandin::start(GceTree::new("tm-1", "10.0.0.7").build()).unwrap();
+        standin.fail_next(1);
+        assert_eq!(get(&standin, TOKEN, true).0, 503);
+        assert_eq!(get(&standin, TOKEN, true).0, 200);
+        assert_eq!(standin.tokens_issued(), 1);
     }
 }

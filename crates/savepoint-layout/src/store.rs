@@ -57,7 +57,7 @@ pub enum StoreError {
         /// Why, secrets removed.
         detail: String,
     },
-    /// The store did not answer.
+    /// The store did not answer, or its token service failed (a metadata server answering 5xx).
     #[error("{bucket} cannot be reached ({detail})")]
     Unreachable {
         /// `gs://name` or `s3://name`.
@@ -393,7 +393,14 @@ fn classify(bucket: &str, error: object_store::Error) -> StoreError {
         _ => {}
     }
     let lower = detail.to_ascii_lowercase();
-    if lower.contains("token request") || lower.contains("credential") {
+    let token_failed = lower.contains("token request") || lower.contains("credential");
+    // A token service answering 5xx (the metadata server in maintenance) is down for now, not
+    // missing credentials: the configuration is fine, a later run works. One that cannot be
+    // connected to stays "no credentials": off GCE, that is the metadata server not being there.
+    let token_service_down = lower.contains("status code: 5");
+    if token_failed && token_service_down {
+        StoreError::Unreachable { bucket, detail }
+    } else if token_failed {
         StoreError::NoCredentials { bucket, detail }
     } else if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
         StoreError::NoSuchBucket { bucket }
