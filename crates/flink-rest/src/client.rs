@@ -633,6 +633,15 @@ impl FlinkClient {
         Ok(response.jobid)
     }
 
+    /// The job graph the uploaded jar's `main()` builds for `run`, without running it
+    /// (`POST /jars/{id}/plan`). A `main()` that throws is [`Error::Api`] with Flink's trace.
+    pub async fn plan_jar(&self, jar: &JarId, run: &RunJob) -> Result<JobPlan> {
+        let url = self.endpoint(&["jars", jar.checked()?, "plan"], None);
+        let body = self.dialect().await?.plan_body(run);
+        let response: JarPlanResponse = self.call(Method::POST, url, Some(body)).await?;
+        Ok(response.plan)
+    }
+
     // ---- savepoints ------------------------------------------------------
 
     /// Triggers a savepoint of a running job into `target_directory` (or

@@ -62,6 +62,25 @@ impl Dialect {
     }
 }
 
+impl Dialect {
+    /// The body of `POST /jars/{id}/plan` for the run `run` would make: the same entry class,
+    /// arguments, parallelism and configuration; nothing about restoring (a plan restores nothing).
+    pub fn plan_body(&self, run: &RunJob) -> Value {
+        let mut body = self.run_body(run);
+        if let Some(fields) = body.as_object_mut() {
+            for restore in [
+                "savepointPath",
+                "allowNonRestoredState",
+                "claimMode",
+                "restoreMode",
+            ] {
+                fields.remove(restore);
+            }
+        }
+        body
+    }
+}
+
 fn claim_mode_name(mode: ClaimMode) -> &'static str {
     match mode {
         ClaimMode::Claim => "CLAIM",
@@ -115,6 +134,27 @@ mod tests {
             assert_eq!(body["entryClass"], "com.example.Job");
             assert_eq!(body["flinkConfiguration"]["pipeline.name"], "x");
         }
+    }
+
+    #[test]
+    fn plan_body_is_the_run_without_restoring() {
+        let body = Dialect::new(FlinkVersion::new(2, 3, 0)).plan_body(&restore_run());
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "entryClass",
+                "flinkConfiguration",
+                "parallelism",
+                "programArgsList"
+            ]
+        );
+        assert_eq!(body["programArgsList"][1], "orders with spaces");
     }
 
     #[test]

@@ -345,6 +345,13 @@ pub struct Vertex {
     pub name: String,
     /// Its current parallelism.
     pub parallelism: u32,
+    /// The most it can be rescaled to (the number of key groups), where Flink reports it.
+    #[serde(
+        default,
+        rename = "maxParallelism",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_parallelism: Option<u32>,
     /// Its aggregated execution state (`RUNNING`, `DEPLOYING`, ...).
     pub status: String,
     /// How many of its tasks are in each execution state.
@@ -627,6 +634,34 @@ pub(crate) struct JarUploadResponse {
     pub filename: String,
 }
 
+/// `POST /jars/{id}/plan`: the job graph a jar's `main()` builds, without running it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct JobPlan {
+    /// The job's name, as `main()` passed it to `execute()` (or `pipeline.name`).
+    pub name: String,
+    /// Its vertices (chained operators), sources first as Flink lists them.
+    #[serde(default)]
+    pub nodes: Vec<PlanNode>,
+}
+
+/// One vertex of a [`JobPlan`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct PlanNode {
+    /// The vertex id (stable for the same operator uids).
+    pub id: String,
+    /// Its name, e.g. `Source: events -> Map`.
+    #[serde(default)]
+    pub description: String,
+    /// The parallelism it would run with.
+    #[serde(default)]
+    pub parallelism: u32,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct JarPlanResponse {
+    pub plan: JobPlan,
+}
+
 #[derive(Deserialize)]
 pub(crate) struct JarRunResponse {
     pub jobid: JobId,
@@ -783,6 +818,7 @@ mod tests {
                     id: "v".into(),
                     name: "v".into(),
                     parallelism: 1,
+                    max_parallelism: None,
                     status: s.to_string(),
                     tasks: BTreeMap::new(),
                 })
