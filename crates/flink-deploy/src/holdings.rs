@@ -71,7 +71,7 @@ impl Holdings {
         let complete = listing.savepoints.iter().filter(|s| s.complete).count();
         Holdings {
             job_name: job_name.to_string(),
-            folder: layout.job_dir(job_name).to_string(),
+            folder: literal(&layout.job_dir(job_name)),
             newest_complete: listing.newest().map(Found::from),
             complete,
             incomplete: listing.savepoints.len() - complete,
@@ -100,6 +100,13 @@ impl Holdings {
         };
         format!("{counts}, {}; {newest}", size(self.bytes))
     }
+}
+
+/// A folder URL as Flink and the locations name it: its path percent-decoded
+/// (`gs://bucket/save points/orders/`, not `save%20points`).
+pub fn literal(url: &url::Url) -> String {
+    let path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    format!("{}{path}", &url[..url::Position::BeforePath])
 }
 
 /// Bytes for people: `512 B`, `12.3 KiB`, `4.0 GiB`.
@@ -144,7 +151,7 @@ mod tests {
 
     #[test]
     fn holdings_count_and_name_the_newest_complete_one() {
-        let layout = SavepointLayout::new("gs://b/sp").unwrap();
+        let layout = SavepointLayout::new("gs://b/save points").unwrap();
         let listing = Listing {
             savepoints: vec![
                 sp(datetime!(2026-11-23 18:15), "savepoint-a", true, 1000),
@@ -155,7 +162,7 @@ mod tests {
             ambiguous_legacy: vec![],
         };
         let h = Holdings::of(&layout, "orders", &listing);
-        assert_eq!(h.folder, "gs://b/sp/orders/");
+        assert_eq!(h.folder, "gs://b/save points/orders/");
         assert_eq!((h.complete, h.incomplete, h.bytes), (2, 1, 3048));
         let newest = h.newest_complete.as_ref().unwrap();
         assert_eq!(newest.location, "gs://b/sp/orders/x/savepoint-b");

@@ -5,7 +5,7 @@ use flink_rest::{FlinkClient, JarFile, JobOverview};
 use savepoint_layout::{job_folder, legacy_job_folder};
 use serde::Serialize;
 
-use crate::holdings::{exit_of, Found, Holdings};
+use crate::holdings::{exit_of, literal, Found, Holdings};
 use crate::outcome::{rest_failure, Exit, Failure};
 use crate::settings::Settings;
 
@@ -224,7 +224,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                     exit_of(&cause),
                     LayoutUnlistable {
                         job_name: s.job_name.clone(),
-                        dir: layout.job_dir(&s.job_name).to_string(),
+                        dir: literal(&layout.job_dir(&s.job_name)),
                         cause,
                     },
                 )
@@ -244,7 +244,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             return Ok(Plan {
                 start: Start::Restore {
                     path: newest.location.clone(),
-                    found_in: format!("the savepoint layout under {}", layout.root()),
+                    found_in: format!("the savepoint layout under {}", literal(layout.root())),
                     layout_savepoint: Some(Found::from(newest)),
                 },
                 previous_jar,

@@ -7,7 +7,7 @@ use savepoint_layout::SavepointLayout;
 use serde::Serialize;
 
 use crate::deploy::printable;
-use crate::holdings::{exit_of, Holdings};
+use crate::holdings::{exit_of, literal, Holdings};
 use crate::outcome::{rest_failure, Failure};
 
 /// Checkpoint statistics asked for at once: thousands of jobs in seconds, without flooding the
@@ -82,7 +82,7 @@ pub async fn status(
         .await;
     let layout = match layout {
         Some(layout) => Some(LayoutStatus {
-            root: layout.root().to_string(),
+            root: literal(layout.root()),
             jobs: holdings(layout, names).await?,
         }),
         None => None,
@@ -100,7 +100,7 @@ async fn holdings(layout: &SavepointLayout, names: Vec<String>) -> Result<Vec<Ho
                 Err(cause) => Err(Failure::new(
                     exit_of(&cause),
                     Unlistable {
-                        dir: layout.job_dir(&name).to_string(),
+                        dir: literal(&layout.job_dir(&name)),
                         job_name: name,
                         cause,
                     },
