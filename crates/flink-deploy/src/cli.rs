@@ -38,7 +38,7 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Print what deploy would do, changing nothing
     Plan(DeployArgs),
-    /// List the cluster's jobs with their newest savepoint or checkpoint
+    /// List the cluster's jobs with their newest savepoint or checkpoint, and with --savepoint-dir what the layout holds
     Status(StatusArgs),
 }
 
@@ -70,6 +70,14 @@ pub struct CommonArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+
+    /// Only the jobs of this name (matched exactly), and its savepoints in the layout even when the JobManager no longer knows it
+    #[arg(long, env = env_vars::FLINK_JOB_NAME, alias = "job_name", value_parser = savepoint_layout::parse_job_name)]
+    pub job_name: Option<String>,
+
+    /// Root of the savepoint layout: also show what it holds for each job (newest complete savepoint, counts, bytes, set-aside ones)
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_DIR, value_name = "DIR")]
+    pub savepoint_dir: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

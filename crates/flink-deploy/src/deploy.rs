@@ -222,7 +222,7 @@ async fn run(
             }
             Some(location)
         }
-        Start::Restore { path, found_in } => {
+        Start::Restore { path, found_in, .. } => {
             tracing::info!("restoring from {path} (found in {found_in})");
             Some(path.clone())
         }

@@ -4,11 +4,13 @@
 //! job still runs, stops the old job with a savepoint, runs the new jar
 //! from it, watches the new job, and rolls back to the previous jar from the
 //! same savepoint when it is unhealthy. `plan` prints what `deploy` would
-//! do; `status` lists the cluster's jobs. Exit codes are in [`outcome::Exit`].
+//! do; `status` lists the cluster's jobs and what the savepoint layout holds for them. Exit
+//! codes are in [`outcome::Exit`].
 
 mod cli;
 mod deploy;
 mod health;
+mod holdings;
 mod jar;
 mod outcome;
 mod plan;
@@ -84,11 +86,21 @@ fn run(
                 .rest
                 .client_or(&url)
                 .map_err(|e| Failure::new(Exit::Usage, e))?;
-            let jobs = flink_ops_cli::runtime(Exit::Failure)?.block_on(status::status(&client))?;
+            let layout = args
+                .savepoint_dir
+                .as_deref()
+                .map(savepoint_layout::SavepointLayout::new)
+                .transpose()
+                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let report = flink_ops_cli::runtime(Exit::Failure)?.block_on(status::status(
+                &client,
+                args.job_name.as_deref(),
+                layout.as_ref(),
+            ))?;
             Ok(Printed {
                 exit: Exit::Ok,
-                text: status::text(&jobs),
-                json: serde_json::json!({ "jobs": jobs }),
+                text: report.text(),
+                json: serde_json::to_value(&report).unwrap_or_default(),
             })
         }
         Command::Plan(first) => deploy_or_plan(&first, false, argv, env, scrubber),

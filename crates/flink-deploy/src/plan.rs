@@ -5,6 +5,7 @@ use flink_rest::{FlinkClient, JarFile, JobOverview};
 use savepoint_layout::{job_folder, legacy_job_folder};
 use serde::Serialize;
 
+use crate::holdings::{exit_of, literal, Found, Holdings};
 use crate::outcome::{rest_failure, Exit, Failure};
 use crate::settings::Settings;
 
@@ -15,7 +16,13 @@ pub enum Start {
     /// A job of this name runs: stop it with a savepoint and restore from that.
     Update { job_id: String, state: String },
     /// Nothing runs: restore from a savepoint found (or given).
-    Restore { path: String, found_in: String },
+    Restore {
+        path: String,
+        found_in: String,
+        /// The savepoint, when it was found in the layout: its folder's date and size.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        layout_savepoint: Option<Found>,
+    },
     /// Nothing runs and nothing to restore.
     Fresh { why: String },
 }
@@ -65,6 +72,24 @@ fn refused(refusal: Refusal) -> Failure {
     Failure::new(Exit::Usage, refusal)
 }
 
+/// Why a deploy of a job that is not running refuses when its layout cannot be listed: exit 2
+/// when the configuration is at fault (no such bucket, access denied, no credentials), 3 when
+/// the store does not answer. Never a fresh start, never an older restore point: the newest
+/// savepoint may be in the layout.
+#[derive(Debug, thiserror::Error)]
+#[error("'{job_name}' is not running and its savepoints under {dir} cannot be listed: {cause}. \
+         A deploy restores its newest savepoint from there, so it refuses to start it from anything \
+         older or with empty state (--allow-fresh-start does not change that). Fix the store or its \
+         credentials and run it again, or pass --from-savepoint PATH. Nothing was changed.")]
+pub struct LayoutUnlistable {
+    /// The name.
+    pub job_name: String,
+    /// The job's folder in the layout.
+    pub dir: String,
+    /// What the store said (no credentials in it).
+    pub cause: savepoint_layout::LayoutError,
+}
+
 /// What a deploy will do.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -72,6 +97,10 @@ pub struct Plan {
     /// The jar of this job that ran healthy (see [`crate::deploy::healthy_release`]): what a
     /// rollback runs.
     pub previous_jar: Option<String>,
+    /// What the savepoint layout holds for the job, when it was listed (a job that is not
+    /// running, with no `--from-savepoint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Holdings>,
 }
 
 /// This job's jars are uploaded as `flink-deploy--<job folder>--<UTC time>.jar`
@@ -164,6 +193,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 state: job.state.to_string(),
             },
             previous_jar,
+            layout: None,
         });
     }
 
@@ -172,50 +202,62 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             start: Start::Restore {
                 path: path.clone(),
                 found_in: "--from-savepoint".into(),
+                layout_savepoint: None,
             },
             previous_jar,
+            layout: None,
         });
     }
 
     // Evidence that the job ran before: a fresh start would lose its state.
     let mut ran_before: Vec<String> = Vec::new();
+    // Listed before anything changes (the upload comes after the plan). A layout that cannot be
+    // listed ends the deploy here: its newest savepoint may be there, so neither a checkpoint the
+    // JobManager remembers (maybe older) nor a fresh start is a safe guess.
+    let mut holdings = None;
     if let Some(layout) = &s.layout {
-        match layout
+        let listing = layout
             .list(&s.job_name, time::OffsetDateTime::now_utc())
             .await
-        {
-            Ok(listing) => {
-                // Never restored on their own, but proof the job ran: never a silent fresh start.
-                for (what, odd) in listing.set_aside() {
-                    let newest = &odd[odd.len() - 1];
-                    tracing::warn!(count = odd.len(), newest = %newest.location, "ignoring savepoint(s) {what}: pass --from-savepoint to use one");
-                    ran_before.push(format!(
-                        "{} savepoint(s) {what}, newest {}",
-                        odd.len(),
-                        newest.location
-                    ));
-                }
-                let found = listing.savepoints;
-                if let Some(newest) = found.iter().rev().find(|sp| sp.complete) {
-                    return Ok(Plan {
-                        start: Start::Restore {
-                            path: newest.location.clone(),
-                            found_in: format!("the savepoint layout under {}", layout.root()),
-                        },
-                        previous_jar,
-                    });
-                }
-                if !found.is_empty() {
-                    ran_before.push(format!(
-                        "{} incomplete savepoint(s) under {}",
-                        found.len(),
-                        layout.job_dir(&s.job_name)
-                    ));
-                }
-            }
-            // Unlistable (e.g. gs:// for now): we cannot rule savepoints out.
-            Err(e) => ran_before.push(format!("savepoints may exist but cannot be listed ({e})")),
+            .map_err(|cause| {
+                Failure::new(
+                    exit_of(&cause),
+                    LayoutUnlistable {
+                        job_name: s.job_name.clone(),
+                        dir: literal(&layout.job_dir(&s.job_name)),
+                        cause,
+                    },
+                )
+            })?;
+        let held = Holdings::of(layout, &s.job_name, &listing);
+        // Never restored on their own, but proof the job ran: never a silent fresh start.
+        for (what, odd) in listing.set_aside() {
+            let newest = &odd[odd.len() - 1];
+            tracing::warn!(count = odd.len(), newest = %newest.location, "ignoring savepoint(s) {what}: pass --from-savepoint to use one");
+            ran_before.push(format!(
+                "{} savepoint(s) {what}, newest {}",
+                odd.len(),
+                newest.location
+            ));
         }
+        if let Some(newest) = listing.newest() {
+            return Ok(Plan {
+                start: Start::Restore {
+                    path: newest.location.clone(),
+                    found_in: format!("the savepoint layout under {}", literal(layout.root())),
+                    layout_savepoint: Some(Found::from(newest)),
+                },
+                previous_jar,
+                layout: Some(held),
+            });
+        }
+        if held.incomplete > 0 {
+            ran_before.push(format!(
+                "{} incomplete savepoint(s) under {}",
+                held.incomplete, held.folder
+            ));
+        }
+        holdings = Some(held);
     }
 
     let mut finished: Vec<&JobOverview> = jobs.iter().filter(|j| j.state.is_terminal()).collect();
@@ -244,8 +286,10 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                         "job {} ({}), as the JobManager remembers it",
                         job.jid, job.state
                     ),
+                    layout_savepoint: None,
                 },
                 previous_jar,
+                layout: holdings,
             });
         }
     }
@@ -262,6 +306,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 why: "first deploy: no job, savepoint or jar of this name exists".into(),
             },
             previous_jar,
+            layout: holdings,
         });
     }
     if s.args.allow_fresh_start {
@@ -270,6 +315,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 why: format!("--allow-fresh-start although {}", ran_before.join("; ")),
             },
             previous_jar,
+            layout: holdings,
         });
     }
     Err(refused(Refusal::NoRestorePoint {
@@ -341,8 +387,23 @@ impl Plan {
                 ));
                 steps.push("run the new jar from that savepoint".into());
             }
-            Start::Restore { path, found_in } => {
-                steps.push(format!("run the new jar from {path} (found in {found_in})"));
+            Start::Restore {
+                path,
+                found_in,
+                layout_savepoint,
+            } => {
+                let what = match (layout_savepoint, &self.layout) {
+                    (Some(sp), Some(held)) => format!(
+                        ", the newest of {} complete, taken {}, {}",
+                        held.complete,
+                        sp.taken_at,
+                        crate::holdings::size(sp.bytes)
+                    ),
+                    _ => String::new(),
+                };
+                steps.push(format!(
+                    "run the new jar from {path} (found in {found_in}{what})"
+                ));
             }
             Start::Fresh { why } => steps.push(format!("run the new jar with empty state ({why})")),
         }
@@ -367,12 +428,26 @@ impl Plan {
             "keep this job's newest {} jar(s)",
             s.args.keep_jars
         ));
-        steps
+        let mut text = steps
             .iter()
             .enumerate()
             .map(|(i, step)| format!("{}. {step}", i + 1))
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        if let Some(held) = &self.layout {
+            text.push_str(&format!(
+                "\nthe layout holds under {}: {}",
+                held.folder,
+                held.summary()
+            ));
+            for aside in &held.set_aside {
+                text.push_str(&format!(
+                    "\n  set aside, never restored on their own: {} {}, newest {}",
+                    aside.count, aside.why, aside.newest
+                ));
+            }
+        }
+        text
     }
 }
 

@@ -1,10 +1,13 @@
-//! `flink-deploy status`: the cluster's jobs at a glance.
+//! `flink-deploy status`: the cluster's jobs at a glance, and with `--savepoint-dir` what the
+//! savepoint layout holds for each of them (local and bucket roots alike).
 
 use flink_rest::{FlinkClient, JobOverview};
 use futures_util::stream::{self, StreamExt as _};
+use savepoint_layout::SavepointLayout;
 use serde::Serialize;
 
 use crate::deploy::printable;
+use crate::holdings::{exit_of, literal, Holdings};
 use crate::outcome::{rest_failure, Failure};
 
 /// Checkpoint statistics asked for at once: thousands of jobs in seconds, without flooding the
@@ -21,19 +24,94 @@ pub struct JobStatus {
     pub newest_checkpoint: Option<String>,
 }
 
-pub async fn status(client: &FlinkClient) -> Result<Vec<JobStatus>, Failure> {
+/// What `status` prints.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// The cluster's jobs (of `--job-name` only, when given), by name, newest first.
+    pub jobs: Vec<JobStatus>,
+    /// What the layout holds, with `--savepoint-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<LayoutStatus>,
+}
+
+/// What the layout holds for each job name of the cluster (and `--job-name`).
+#[derive(Debug, Serialize)]
+pub struct LayoutStatus {
+    /// The layout's root.
+    pub root: String,
+    /// One entry per job name, by name.
+    pub jobs: Vec<Holdings>,
+}
+
+/// The layout could not be listed for a job: exit 2 (its configuration) or 3 (the store).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot list the savepoints of '{}' under {dir}: {cause}", printable(.job_name))]
+pub struct Unlistable {
+    /// The job's name.
+    pub job_name: String,
+    /// Its folder.
+    pub dir: String,
+    /// What the store said (no credentials in it).
+    pub cause: savepoint_layout::LayoutError,
+}
+
+/// The cluster's jobs (those named `only`, when given) and, with a `layout`, what it holds for
+/// each of their names (and `only`, even when the JobManager no longer knows it).
+pub async fn status(
+    client: &FlinkClient,
+    only: Option<&str>,
+    layout: Option<&SavepointLayout>,
+) -> Result<Status, Failure> {
     let mut jobs = client
         .jobs()
         .await
         .map_err(|e| rest_failure("cannot list the cluster's jobs", e))?;
+    if let Some(name) = only {
+        jobs.retain(|j| j.name == name);
+    }
     jobs.sort_by(|a, b| (&a.name, b.start_time).cmp(&(&b.name, a.start_time)));
+    let mut names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+    names.extend(only.map(str::to_string));
+    names.sort();
+    names.dedup();
     // `buffered` keeps the jobs' order.
     let out = stream::iter(jobs)
         .map(|job| job_status(client, job))
         .buffered(CONCURRENT_REQUESTS)
         .collect()
         .await;
-    Ok(out)
+    let layout = match layout {
+        Some(layout) => Some(LayoutStatus {
+            root: literal(layout.root()),
+            jobs: holdings(layout, names).await?,
+        }),
+        None => None,
+    };
+    Ok(Status { jobs: out, layout })
+}
+
+/// What the layout holds for each of `names`; the first listing that fails ends `status`.
+async fn holdings(layout: &SavepointLayout, names: Vec<String>) -> Result<Vec<Holdings>, Failure> {
+    let now = time::OffsetDateTime::now_utc();
+    stream::iter(names)
+        .map(|name| async move {
+            match layout.list(&name, now).await {
+                Ok(listing) => Ok(Holdings::of(layout, &name, &listing)),
+                Err(cause) => Err(Failure::new(
+                    exit_of(&cause),
+                    Unlistable {
+                        dir: literal(&layout.job_dir(&name)),
+                        job_name: name,
+                        cause,
+                    },
+                )),
+            }
+        })
+        .buffered(CONCURRENT_REQUESTS)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 async fn job_status(client: &FlinkClient, job: JobOverview) -> JobStatus {
@@ -62,6 +140,43 @@ fn format_millis(ms: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| "-".into())
+}
+
+impl Status {
+    /// The jobs' table, then the layout's.
+    pub fn text(&self) -> String {
+        let mut out = text(&self.jobs);
+        if let Some(layout) = &self.layout {
+            out.push_str("\n\n");
+            out.push_str(&layout_text(layout));
+        }
+        out
+    }
+}
+
+/// One line per job name: what the layout holds for it; then the savepoints set aside.
+fn layout_text(layout: &LayoutStatus) -> String {
+    let mut lines = vec![format!("savepoints under {}", printable(&layout.root))];
+    if layout.jobs.is_empty() {
+        lines.push("  (no job names to look for: pass --job-name)".into());
+    }
+    for held in &layout.jobs {
+        lines.push(format!(
+            "{:<24} {}",
+            printable(&held.job_name),
+            printable(&held.summary())
+        ));
+        for aside in &held.set_aside {
+            lines.push(format!(
+                "{:<24} set aside, never restored on their own: {} {}, newest {}",
+                "",
+                aside.count,
+                aside.why,
+                printable(&aside.newest)
+            ));
+        }
+    }
+    lines.join("\n")
 }
 
 pub fn text(jobs: &[JobStatus]) -> String {

@@ -402,7 +402,12 @@ fn classify(bucket: &str, error: object_store::Error) -> StoreError {
         StoreError::Unreachable { bucket, detail }
     } else if token_failed {
         StoreError::NoCredentials { bucket, detail }
-    } else if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
+    } else if lower.contains("nosuchbucket")
+        || lower.contains("bucket does not exist")
+        // fake-gcs-server (the GCS emulator) answers a missing bucket's listing with a 500
+        // "no bucket named X"; GCS itself answers 404 NoSuchBucket (NotFound above).
+        || lower.contains("no bucket named")
+    {
         StoreError::NoSuchBucket { bucket }
     } else if lower.contains("accessdenied")
         || lower.contains("invalidaccesskeyid")

@@ -11,6 +11,7 @@ mod buckets;
 mod cloudbuild;
 mod containers;
 mod deploy;
+mod deploy_buckets;
 mod deploy_hardening;
 mod hostile_jobmanager;
 mod quickstart;
