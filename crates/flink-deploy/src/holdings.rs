@@ -1,6 +1,7 @@
 //! What the savepoint layout holds for one job, as `plan` and `status` show it, and the exit code
 //! of a layout that cannot be listed.
 
+pub use savepoint_layout::literal;
 use savepoint_layout::{Blame, LayoutError, Listing, SavepointLayout, StoredSavepoint};
 use serde::Serialize;
 
@@ -100,13 +101,6 @@ impl Holdings {
         };
         format!("{counts}, {}; {newest}", size(self.bytes))
     }
-}
-
-/// A folder URL as Flink and the locations name it: its path percent-decoded
-/// (`gs://bucket/save points/orders/`, not `save%20points`).
-pub fn literal(url: &url::Url) -> String {
-    let path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
-    format!("{}{path}", &url[..url::Position::BeforePath])
 }
 
 /// Bytes for people: `512 B`, `12.3 KiB`, `4.0 GiB`.

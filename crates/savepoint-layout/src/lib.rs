@@ -427,9 +427,10 @@ pub fn normalize(location: &str) -> String {
     format!("/{}", rest.trim_start_matches('/'))
 }
 
-/// A URL as the literal string Flink is given: scheme and authority, then
-/// the percent-decoded path (Flink's `Path` decodes nothing).
-fn literal(url: &Url) -> String {
+/// A URL of the layout ([`SavepointLayout::root`], [`SavepointLayout::job_dir`]) as the
+/// literal string Flink is given and reports: scheme and authority, then the percent-decoded
+/// path (`gs://bucket/save points/orders/`; Flink's `Path` decodes nothing).
+pub fn literal(url: &Url) -> String {
     let path = decoded_path(url).expect("checked to be UTF-8 when the layout was made");
     format!("{}{path}", &url[..url::Position::BeforePath])
 }
