@@ -395,7 +395,11 @@ fn classify(bucket: &str, error: object_store::Error) -> StoreError {
     let lower = detail.to_ascii_lowercase();
     if lower.contains("token request") || lower.contains("credential") {
         StoreError::NoCredentials { bucket, detail }
-    } else if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
+    } else if lower.contains("nosuchbucket")
+        || lower.contains("bucket does not exist")
+        // fake-gcs-server's XML API answers a missing bucket with 500 and these words.
+        || lower.contains("no bucket named")
+    {
         StoreError::NoSuchBucket { bucket }
     } else if lower.contains("accessdenied")
         || lower.contains("invalidaccesskeyid")
