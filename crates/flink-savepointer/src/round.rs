@@ -369,7 +369,7 @@ impl Savepointer {
                 self.status.store(Err(cause.clone()));
                 self.status.job(name, |s| s.failures += 1);
                 let (shown, shown_cause) = (printable(name), printable(&cause));
-                tracing::error!(job = %shown, job_id = %job, error = %shown_cause, "no savepoint of '{shown}' triggered: the savepoint store failed: {shown_cause}");
+                tracing::error!(job = %shown, job_id = %job, error = %shown_cause, "did not trigger a savepoint of '{shown}': the savepoint store failed: {shown_cause}");
                 Some(Outcome::StoreFailed {
                     cause,
                     blame: e.blame(),
