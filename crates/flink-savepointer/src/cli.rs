@@ -30,6 +30,20 @@ Examples:
 Savepoints land in <target-dir>/<job name>/<UTC %Y-%m-%d-%H-%M>/savepoint-*/, the layout
 flink-deploy reads.";
 
+const PRUNE_EXAMPLES: &str = "\
+Examples:
+  # What a tighter policy would delete, deleting nothing
+  flink-savepointer prune --job-name orders --target-dir gs://bucket/savepoints --keep 3 --dry-run
+
+  # Apply it to every job folder in the layout
+  flink-savepointer prune --all-jobs --target-dir gs://bucket/savepoints --keep 3 --max-age 14d
+
+It asks the JobManager which savepoints running jobs restored from (those stay) and refuses,
+deleting nothing, when the JobManager cannot be reached. A --job-name that is not running is
+pruned by name all the same; --all-jobs means every job folder in the layout and every active job.
+It prints <job name>\\t<what>\\t<savepoint location> per savepoint, <what> being deleted,
+would-delete, not-deleted (the delete failed), kept, incomplete or set-aside (left alone).";
+
 /// Takes savepoints of Flink jobs on a schedule through the JobManager's REST API,
 /// disposes old ones, and reports how it went on /metrics.
 #[derive(Debug, Parser)]
@@ -49,6 +63,9 @@ pub enum Command {
     /// One round, then exit: for cron (a drop-in for `flink list | grep` + `flink savepoint`)
     #[command(after_help = format!("{EXAMPLES}\n\n{}", exit_codes()))]
     Once(Box<OnceArgs>),
+    /// Retention alone, no savepoint taken: a one-off clean-up, or a changed --keep/--max-age
+    #[command(after_help = format!("{PRUNE_EXAMPLES}\n\n{}", exit_codes()))]
+    Prune(Box<PruneArgs>),
 }
 
 /// Flags of `run`.
@@ -98,20 +115,24 @@ pub struct OnceArgs {
     pub shutdown_grace: Duration,
 }
 
-/// Flags both subcommands have.
+/// Flags of `prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub base: BaseArgs,
+
+    /// Only say what would be deleted (the `would-delete` lines); delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Flags `run` and `once` have: the ones of every subcommand, and how savepoints are taken.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub rest: RestArgs,
-
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub jobs: JobArgs,
-
-    /// Root of the savepoint layout: an absolute path or a URL (file:///data/savepoints, gs://bucket/sp). Retention lists it, so it must be a local path as seen by this process and the JobManager
-    #[arg(long, env = env_vars::FLINK_SAVEPOINT_DIR, value_name = "DIR", value_parser = parse_target_dir)]
-    pub target_dir: SavepointLayout,
+    pub base: BaseArgs,
 
     /// Savepoint format
     #[arg(long, env = env_vars::FLINK_SAVEPOINT_FORMAT, value_enum, default_value_t = SavepointFormatArg::Canonical)]
@@ -121,17 +142,33 @@ pub struct CommonArgs {
     #[arg(long, env = env_vars::FLINK_SAVEPOINT_TIMEOUT, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
     pub timeout: Duration,
 
-    /// Keep this many savepoints per job (newest first); older ones are disposed after each successful savepoint
-    #[arg(long, env = env_vars::FLINK_SAVEPOINT_KEEP, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep: u32,
-
-    /// Also dispose savepoints older than this (the newest one is always kept)
-    #[arg(long, env = env_vars::FLINK_SAVEPOINT_MAX_AGE, value_name = "DURATION", value_parser = parse_timeout)]
-    pub max_age: Option<Duration>,
-
     /// Take savepoints of at most this many jobs at once
     #[arg(long, env = env_vars::FLINK_SAVEPOINT_MAX_CONCURRENT, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent: u32,
+}
+
+/// Flags every subcommand has: the JobManager, the jobs, the layout and retention.
+#[derive(Debug, Args)]
+pub struct BaseArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub rest: RestArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub jobs: JobArgs,
+
+    /// Root of the savepoint layout: an absolute path or a URL (file:///data/savepoints, gs://bucket/sp, s3://bucket/sp). A local path must be the same for this process and the JobManager; a bucket is read and pruned through its own API (credentials from the environment: GOOGLE_APPLICATION_CREDENTIALS or the VM's service account, AWS_*)
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_DIR, value_name = "DIR", value_parser = parse_target_dir)]
+    pub target_dir: SavepointLayout,
+
+    /// Keep this many complete savepoints per job (newest first); retention deletes older ones
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_KEEP, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+
+    /// Also delete savepoints older than this (the newest complete one is always kept)
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_MAX_AGE, value_name = "DURATION", value_parser = parse_timeout)]
+    pub max_age: Option<Duration>,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -151,24 +188,46 @@ pub struct JobArgs {
     pub all_jobs: bool,
 }
 
-impl CommonArgs {
-    /// What a round does.
-    pub fn settings(&self) -> Settings {
-        let selector = if self.jobs.all_jobs {
+impl BaseArgs {
+    /// What the jobs selection says.
+    pub fn selector(&self) -> Selector {
+        if self.jobs.all_jobs {
             Selector::All
         } else {
             Selector::Named(self.jobs.job_names.iter().cloned().collect::<BTreeSet<_>>())
-        };
+        }
+    }
+
+    /// The retention policy.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            keep: self.keep as usize,
+            max_age: self.max_age,
+        }
+    }
+
+    /// What `prune` does: no savepoint is taken, so the savepoint settings
+    /// are the defaults (a disposal through Flink may take 10 minutes).
+    pub fn settings(&self) -> Settings {
         Settings {
-            selector,
+            selector: self.selector(),
             layout: self.target_dir.clone(),
+            format: SavepointFormatArg::Canonical.into(),
+            timeout: Duration::from_secs(600),
+            retention: self.retention(),
+            max_concurrent: 1,
+        }
+    }
+}
+
+impl CommonArgs {
+    /// What a round does.
+    pub fn settings(&self) -> Settings {
+        Settings {
             format: self.format.into(),
             timeout: self.timeout,
-            retention: Retention {
-                keep: self.keep as usize,
-                max_age: self.max_age,
-            },
             max_concurrent: self.max_concurrent as usize,
+            ..self.base.settings()
         }
     }
 }
@@ -200,7 +259,7 @@ mod tests {
     fn run_args(args: &[&str]) -> RunArgs {
         match parse(args).unwrap().command {
             Command::Run(run) => *run,
-            Command::Once(_) => panic!("not run"),
+            _ => panic!("not run"),
         }
     }
 
@@ -271,6 +330,46 @@ mod tests {
             run.common.settings().selector,
             Selector::Named(["orders".to_string(), "payments".to_string()].into())
         );
+    }
+
+    #[test]
+    fn prune_shares_the_selection_and_retention_flags() {
+        let Command::Prune(prune) = parse(&[
+            "prune",
+            "--job-name",
+            "orders",
+            "--target-dir",
+            "/sp",
+            "--keep",
+            "2",
+            "--max-age",
+            "1d",
+            "--dry-run",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not prune")
+        };
+        assert!(prune.dry_run);
+        let settings = prune.base.settings();
+        assert_eq!(
+            settings.retention,
+            Retention {
+                keep: 2,
+                max_age: Some(Duration::from_secs(86400))
+            }
+        );
+        assert_eq!(
+            settings.selector,
+            Selector::Named(["orders".to_string()].into())
+        );
+        // Flags about taking savepoints are not prune's.
+        for extra in [["--format", "native"], ["--timeout", "1m"]] {
+            let mut args = vec!["prune", "--all-jobs", "--target-dir", "/sp"];
+            args.extend(extra);
+            assert_eq!(parse(&args).unwrap_err().exit_code(), 2, "{extra:?}");
+        }
     }
 
     #[test]

@@ -5,5 +5,7 @@ flink_ops_cli::exit_codes! {
     pub enum Exit {
         /// A `--job-name` matches no running job, and nothing else failed.
         JobNotFound = 10 => "a --job-name matches no running job (and nothing else failed)",
+        /// Retention chose savepoints it could not delete (or list after a savepoint).
+        RetentionIncomplete = 11 => "retention could not list or delete some savepoints; the next run tries again",
     }
 }

@@ -10,6 +10,7 @@
 //! - `flink-savepointer run`: the daemon, a round on every tick of
 //!   `--every` (monotonic clock) or `--schedule` (cron, UTC).
 //! - `flink-savepointer once`: one round, with an exit code for cron.
+//! - `flink-savepointer prune`: retention alone, no savepoint taken.
 //!
 //! The binary's `main` only calls [`main`].
 #![deny(missing_docs)]
@@ -17,6 +18,7 @@
 pub mod cli;
 pub mod exit;
 pub mod http;
+pub mod prune;
 pub mod retention;
 pub mod round;
 pub mod schedule;
@@ -32,8 +34,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use url::Url;
 
-use crate::cli::{Cli, Command, CommonArgs, OnceArgs, RunArgs};
+use crate::cli::{BaseArgs, Cli, Command, OnceArgs, PruneArgs, RunArgs};
 use crate::exit::Exit;
+use crate::round::Settings;
 use crate::round::{RoundReport, Savepointer};
 use crate::schedule::Backoff;
 use crate::status::Status;
@@ -72,23 +75,20 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
         Command::Run(args) => run_daemon(*args).await,
         Command::Once(args) => run_once(*args).await,
+        Command::Prune(args) => run_prune(*args).await,
     }
 }
 
-/// Logging, the REST client and the savepointer, from the common flags.
-fn setup(common: &CommonArgs) -> Result<Savepointer, Failure> {
-    flink_ops_cli::init_logging(common.log.log_format, "info");
+/// Logging, the REST client and the savepointer, from the flags.
+fn setup(base: &BaseArgs, settings: Settings) -> Result<Savepointer, Failure> {
+    flink_ops_cli::init_logging(base.log.log_format, "info");
     let default_url = Url::parse(DEFAULT_JOBMANAGER_URL).expect("a valid default URL");
-    let client = common
+    let client = base
         .rest
         .client_or(&default_url)
         .context("cannot set up the REST client")
         .or_exit(Exit::Usage)?;
-    Ok(Savepointer::new(
-        client,
-        common.settings(),
-        Arc::new(Status::new()),
-    ))
+    Ok(Savepointer::new(client, settings, Arc::new(Status::new())))
 }
 
 /// How far the stop signals have gone.
@@ -186,7 +186,7 @@ fn jobs_list(names: &[String]) -> String {
 }
 
 async fn run_once(args: OnceArgs) -> Result<Exit, Failure> {
-    let savepointer = setup(&args.common)?;
+    let savepointer = setup(&args.common.base, args.common.settings())?;
     let mut stop = stop_signal()?;
     let (report, _) = round_with_grace(&savepointer, &mut stop, args.shutdown_grace).await;
     let Some(report) = report else {
@@ -195,7 +195,7 @@ async fn run_once(args: OnceArgs) -> Result<Exit, Failure> {
     if report.unreachable.is_some() {
         tracing::error!(
             "the JobManager at {} did not answer; no savepoint was taken",
-            shown_jobmanager_url(&args.common)
+            shown_jobmanager_url(&args.common.base)
         );
     }
     let exit = report.exit_code();
@@ -220,9 +220,26 @@ fn print_saved(report: &RoundReport, out: &mut impl std::io::Write) -> std::io::
     out.flush()
 }
 
-fn shown_jobmanager_url(common: &CommonArgs) -> String {
-    common
-        .rest
+async fn run_prune(args: PruneArgs) -> Result<Exit, Failure> {
+    let savepointer = setup(&args.base, args.base.settings())?;
+    let report = prune::prune(&savepointer, args.dry_run)
+        .await
+        .map_err(|e| {
+            let url = shown_jobmanager_url(&args.base);
+            Failure::msg(e.exit, format!("{} (JobManager {url})", e))
+        })?;
+    let exit = report.exit_code();
+    if let Err(e) = report.print(&mut std::io::stdout().lock()) {
+        tracing::error!(error = %e, "cannot write what was pruned to stdout: {e}; the log lines above say it");
+        if exit == Exit::Ok {
+            return Ok(Exit::Failure);
+        }
+    }
+    Ok(exit)
+}
+
+fn shown_jobmanager_url(base: &BaseArgs) -> String {
+    base.rest
         .jobmanager_url
         .as_ref()
         .map(|u| flink_rest::RedactedUrl::new(u.clone()).to_string())
@@ -242,7 +259,7 @@ fn ended_early(what: &str, ended: Result<(), tokio::task::JoinError>) -> Failure
 }
 
 async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
-    let savepointer = setup(&args.common)?;
+    let savepointer = setup(&args.common.base, args.common.settings())?;
     let schedule = args.schedule();
     let interval = schedule.nominal_interval();
     let mut stop = stop_signal()?;
@@ -259,12 +276,12 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
         }))
     };
     tracing::info!(
-        jobmanager = %shown_jobmanager_url(&args.common),
+        jobmanager = %shown_jobmanager_url(&args.common.base),
         listen = %args.listen,
         schedule = %schedule,
-        target_dir = %args.common.target_dir.root(),
+        target_dir = %args.common.base.target_dir.root(),
         "flink-savepointer started: savepoints {schedule} into {}",
-        args.common.target_dir.root()
+        args.common.base.target_dir.root()
     );
 
     // Between rounds (15 minutes by default), readiness still follows the JobManager.
@@ -357,6 +374,7 @@ mod tests {
                         location: "file:/sp/x\ny".into(),
                         took: Duration::ZERO,
                     },
+                    retention_failed: false,
                 },
                 JobReport {
                     name: "failed".into(),
@@ -365,6 +383,7 @@ mod tests {
                         cause: "x".into(),
                         unreachable: false,
                     },
+                    retention_failed: false,
                 },
             ],
         };

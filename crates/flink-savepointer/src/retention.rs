@@ -1,9 +1,11 @@
 //! Which savepoints of a job to dispose: a pure decision, unit tested here,
-//! carried out through Flink's `/savepoint-disposal` by the caller.
+//! carried out by the caller (through the store for a bucket, through
+//! Flink's `/savepoint-disposal` for a local root).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
-use savepoint_layout::StoredSavepoint;
+use savepoint_layout::{normalize, StoredSavepoint};
 use time::PrimitiveDateTime;
 
 /// How many savepoints to keep, and for how long.
@@ -13,6 +15,13 @@ pub struct Retention {
     pub keep: usize,
     /// Also dispose complete savepoints taken longer ago than this.
     pub max_age: Option<Duration>,
+}
+
+/// True when `location` is one of `restored` (the normalized paths active
+/// jobs restored from, as Flink reports them): the `protected` test of
+/// [`to_dispose`].
+pub fn is_protected(restored: &HashSet<String>, location: &str) -> bool {
+    restored.contains(&normalize(location))
 }
 
 /// The savepoints to dispose, oldest first, from a job's savepoints as the

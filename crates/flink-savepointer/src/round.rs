@@ -9,7 +9,7 @@ use flink_rest::{
     AsyncOperation, Error, FlinkClient, JobId, JobOverview, JobState, OperationStatus,
     SavepointFormat,
 };
-use savepoint_layout::{normalize, SavepointLayout};
+use savepoint_layout::{normalize, Blame, Listing, SavepointLayout, StoredSavepoint};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::task::{self, JoinError, JoinSet};
@@ -65,6 +65,14 @@ pub enum Outcome {
     StillInProgress,
     /// No active job has this `--job-name`.
     Missing(Option<JobState>),
+    /// The savepoint store (a bucket) failed before the savepoint was
+    /// triggered: nothing was done for this job.
+    StoreFailed {
+        /// What went wrong, for a person (never a secret).
+        cause: String,
+        /// The configuration's or the store's.
+        blame: Blame,
+    },
 }
 
 /// One line of a round's report.
@@ -76,6 +84,9 @@ pub struct JobReport {
     pub job: Option<JobId>,
     /// What happened.
     pub outcome: Outcome,
+    /// True when retention after the savepoint could not list or delete
+    /// what it should have (retried next time).
+    pub retention_failed: bool,
 }
 
 /// The result of a round.
@@ -94,6 +105,17 @@ impl RoundReport {
         if self.unreachable.is_some() {
             return Exit::Unreachable;
         }
+        let store = |blame: Blame| {
+            self.jobs
+                .iter()
+                .any(|j| matches!(j.outcome, Outcome::StoreFailed { blame: b, .. } if b == blame))
+        };
+        if store(Blame::Input) {
+            return Exit::Usage;
+        }
+        if store(Blame::Unreachable) {
+            return Exit::Unreachable;
+        }
         let failed = self.jobs.iter().any(|j| {
             matches!(
                 j.outcome,
@@ -102,6 +124,8 @@ impl RoundReport {
         });
         if failed {
             Exit::OperationFailed
+        } else if self.jobs.iter().any(|j| j.retention_failed) {
+            Exit::RetentionIncomplete
         } else if self
             .jobs
             .iter()
@@ -157,6 +181,16 @@ impl Savepointer {
         &self.status
     }
 
+    /// The REST client.
+    pub(crate) fn client(&self) -> &FlinkClient {
+        &self.client
+    }
+
+    /// What it does.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// Asks the JobManager for its overview and records whether it answered:
     /// readiness follows the JobManager between rounds too.
     pub async fn probe(&self) {
@@ -210,6 +244,7 @@ impl Savepointer {
                 name,
                 job: None,
                 outcome: Outcome::Missing(state),
+                retention_failed: false,
             });
         }
         for (name, job, state) in selection.not_running {
@@ -223,6 +258,7 @@ impl Savepointer {
                 name,
                 job: Some(job),
                 outcome: Outcome::NotRunning(state),
+                retention_failed: false,
             });
         }
 
@@ -241,11 +277,13 @@ impl Savepointer {
                 async move {
                     let _permit = permits.acquire_owned().await;
                     let _saving = Saving::start(&this.saving, &name);
-                    let outcome = this.save(&name, &job, &protected, &active).await;
+                    let (outcome, retention_failed) =
+                        this.save(&name, &job, &protected, &active).await;
                     JobReport {
                         name,
                         job: Some(job),
                         outcome,
+                        retention_failed,
                     }
                 }
             });
@@ -264,18 +302,23 @@ impl Savepointer {
         report
     }
 
-    /// Takes one savepoint of a job and applies retention after a success.
+    /// Takes one savepoint of a job and applies retention after a success;
+    /// true with it when retention failed.
     async fn save(
         &self,
         name: &str,
         job: &JobId,
         protected: &Protected,
         active: &[JobOverview],
-    ) -> Outcome {
+    ) -> (Outcome, bool) {
         if let Some(outcome) = self.previous_still_running(name, job).await {
-            return outcome;
+            return (outcome, false);
+        }
+        if let Some(outcome) = self.check_store(name, job).await {
+            return (outcome, false);
         }
         let outcome = self.take_savepoint(name, job).await;
+        let mut retention_failed = false;
         let shown = printable(name);
         match &outcome {
             Outcome::Saved { location, took } => {
@@ -296,7 +339,7 @@ impl Savepointer {
                     "savepoint of '{shown}' completed in {:.1}s: {location}",
                     took.as_secs_f64()
                 );
-                self.apply_retention(name, protected, active).await;
+                retention_failed = !self.apply_retention(name, protected, active).await;
             }
             Outcome::Failed { cause, .. } => {
                 self.status.job(name, |s| s.failures += 1);
@@ -305,7 +348,34 @@ impl Savepointer {
             }
             _ => {}
         }
-        outcome
+        (outcome, retention_failed)
+    }
+
+    /// With a bucket root, lists the job's folder before asking Flink for a
+    /// savepoint: a missing bucket, refused or missing credentials, or a
+    /// store that is down are reported as such, before anything is done.
+    async fn check_store(&self, name: &str, job: &JobId) -> Option<Outcome> {
+        let layout = &self.settings.layout;
+        if !layout.is_bucket() {
+            return None;
+        }
+        match layout.list(name, OffsetDateTime::now_utc()).await {
+            Ok(_) => {
+                self.status.store(Ok(()));
+                None
+            }
+            Err(e) => {
+                let cause = e.to_string();
+                self.status.store(Err(cause.clone()));
+                self.status.job(name, |s| s.failures += 1);
+                let (shown, shown_cause) = (printable(name), printable(&cause));
+                tracing::error!(job = %shown, job_id = %job, error = %shown_cause, "did not trigger a savepoint of '{shown}': the savepoint store failed: {shown_cause}");
+                Some(Outcome::StoreFailed {
+                    cause,
+                    blame: e.blame(),
+                })
+            }
+        }
     }
 
     /// Looks after a savepoint an earlier round gave up waiting for.
@@ -466,61 +536,164 @@ impl Savepointer {
         same.then_some(savepoint.state_size).flatten()
     }
 
-    /// Disposes the job's savepoints retention no longer wants. Failures
-    /// are reported, not fatal: the next run lists them again.
-    async fn apply_retention(&self, name: &str, protected: &Protected, active: &[JobOverview]) {
-        let layout = &self.settings.layout;
+    /// Deletes the job's savepoints retention no longer wants; false when
+    /// that could not be done (the store failed, a delete failed, or which
+    /// savepoints jobs restored from is unknown). Failures are reported, not
+    /// fatal: the next run lists them again.
+    async fn apply_retention(
+        &self,
+        name: &str,
+        protected: &Protected,
+        active: &[JobOverview],
+    ) -> bool {
         let shown = printable(name);
         let now = OffsetDateTime::now_utc();
-        let stored = match layout.list(name, now).await {
-            Ok(listing) => {
-                // Left alone, but a person should know: they never win a restore either.
-                for (what, odd) in listing.set_aside() {
-                    let newest = printable(&odd[odd.len() - 1].location);
-                    tracing::warn!(job = %shown, count = odd.len(), %newest, "retention leaves alone {} savepoint(s) of '{shown}' {what}", odd.len());
-                }
-                listing.savepoints
-            }
-            Err(e) => {
-                tracing::warn!(job = %shown, error = %e, "retention skipped: {e}");
-                return;
-            }
+        let Some(listing) = self.list_for_retention(name, now).await else {
+            return false;
         };
-        let now = PrimitiveDateTime::new(now.date(), now.time());
+        let at = PrimitiveDateTime::new(now.date(), now.time());
         let policy = self.settings.retention;
         // Only ask Flink what jobs restored from when something would go.
-        if retention::to_dispose(&stored, &policy, now, |_| false).is_empty() {
-            return;
+        if retention::to_dispose(&listing.savepoints, &policy, at, |_| false).is_empty() {
+            self.status
+                .job(name, |s| s.kept = Some(kept(&listing.savepoints)));
+            return true;
         }
         let protected = protected
             .get_or_init(|| restored_from(&self.client, active))
             .await;
         let Some(protected) = protected else {
             tracing::warn!(job = %shown, "retention skipped this round: cannot tell which savepoints running jobs restored from");
-            return;
+            self.status
+                .job(name, |s| s.kept = Some(kept(&listing.savepoints)));
+            return false;
         };
-        let doomed = retention::to_dispose(&stored, &policy, now, |location| {
-            protected.contains(&normalize(location))
-        });
-        for savepoint in doomed {
+        let pruned = self.carry_out(name, &listing, protected, now, false).await;
+        pruned.failed.is_empty()
+    }
+
+    /// Lists a job's savepoints for retention, recording whether the store
+    /// answered and warning about what is set aside. `None` when it failed.
+    pub(crate) async fn list_for_retention(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Option<Listing> {
+        let shown = printable(name);
+        match self.settings.layout.list(name, now).await {
+            Ok(listing) => {
+                self.status.store(Ok(()));
+                // Left alone, but a person should know: they never win a restore either.
+                for (what, odd) in listing.set_aside() {
+                    let newest = printable(&odd[odd.len() - 1].location);
+                    tracing::warn!(job = %shown, count = odd.len(), %newest, "retention leaves alone {} savepoint(s) of '{shown}' {what}", odd.len());
+                }
+                Some(listing)
+            }
+            Err(e) => {
+                let cause = e.to_string();
+                self.status.store(Err(cause.clone()));
+                self.status.job(name, |s| s.retention_failures += 1);
+                let cause = printable(&cause);
+                tracing::warn!(job = %shown, error = %cause, "retention skipped: cannot list the savepoints of '{shown}': {cause}");
+                None
+            }
+        }
+    }
+
+    /// Applies the retention policy to one job's listing: deletes what it
+    /// chooses (through the store for a bucket, through Flink's disposal for
+    /// a local root), or with `dry_run` only says so. `protected` holds the
+    /// normalized locations active jobs restored from.
+    pub(crate) async fn carry_out(
+        &self,
+        name: &str,
+        listing: &Listing,
+        protected: &HashSet<String>,
+        now: OffsetDateTime,
+        dry_run: bool,
+    ) -> Pruned {
+        let layout = &self.settings.layout;
+        let shown = printable(name);
+        let at = PrimitiveDateTime::new(now.date(), now.time());
+        let doomed: HashSet<&str> = retention::to_dispose(
+            &listing.savepoints,
+            &self.settings.retention,
+            at,
+            |location| retention::is_protected(protected, location),
+        )
+        .into_iter()
+        .map(|s| s.location.as_str())
+        .collect();
+        let mut pruned = Pruned {
+            set_aside: listing
+                .ignored_future
+                .iter()
+                .chain(&listing.ambiguous_legacy)
+                .cloned()
+                .collect(),
+            ..Pruned::default()
+        };
+        for savepoint in &listing.savepoints {
             // The layout only lists its own folders; check again anyway.
-            if !layout.contains(name, &savepoint.location) {
+            if !doomed.contains(savepoint.location.as_str())
+                || !layout.contains(name, &savepoint.location)
+            {
+                if savepoint.complete {
+                    pruned.kept.push(savepoint.clone());
+                } else {
+                    pruned.incomplete.push(savepoint.clone());
+                }
                 continue;
             }
             let path = printable(&savepoint.location);
-            match self.dispose(&savepoint.location).await {
+            if dry_run {
+                tracing::info!(job = %shown, path = %path, "would delete old savepoint {path} (--dry-run)");
+                pruned.would_delete.push(savepoint.clone());
+                continue;
+            }
+            match self.delete_savepoint(name, &savepoint.location).await {
                 Ok(()) => {
                     self.status.job(name, |s| s.disposals += 1);
                     tracing::info!(job = %shown, path = %path, "disposed old savepoint {path}");
-                    remove_empty_parent(&savepoint.location);
+                    pruned.deleted.push(savepoint.clone());
                 }
                 Err(e) => {
                     self.status.job(name, |s| s.disposal_failures += 1);
-                    let e = printable(&e);
-                    tracing::warn!(job = %shown, path = %path, error = %e, "cannot dispose {path}: {e}. Tried again after the next savepoint");
+                    let shown_e = printable(&e);
+                    tracing::warn!(job = %shown, path = %path, error = %shown_e, "cannot dispose {path}: {shown_e}. Tried again next time");
+                    pruned.failed.push((savepoint.clone(), e));
                 }
             }
         }
+        let left: Vec<StoredSavepoint> = pruned
+            .kept
+            .iter()
+            .chain(&pruned.would_delete)
+            .chain(pruned.failed.iter().map(|(s, _)| s))
+            .cloned()
+            .collect();
+        self.status.job(name, |s| s.kept = Some(kept(&left)));
+        pruned
+    }
+
+    /// Deletes one savepoint: a bucket's through the store (Flink would need
+    /// its filesystem plugin), a local one through Flink's disposal.
+    async fn delete_savepoint(&self, name: &str, location: &str) -> Result<(), String> {
+        let layout = &self.settings.layout;
+        if layout.is_bucket() {
+            return match layout.delete(name, location).await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let e = e.to_string();
+                    self.status.store(Err(e.clone()));
+                    Err(e)
+                }
+            };
+        }
+        self.dispose(location).await?;
+        remove_empty_parent(location);
+        Ok(())
     }
 
     async fn dispose(&self, location: &str) -> Result<(), String> {
@@ -627,6 +800,7 @@ fn abnormal_end(spawned: Option<(String, JobId)>, e: &JoinError, status: &Status
             cause,
             unreachable: false,
         },
+        retention_failed: false,
     }
 }
 
@@ -637,9 +811,36 @@ enum PollError {
     Other(Error),
 }
 
+/// What retention did with one job's savepoints (each list oldest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Deleted.
+    pub deleted: Vec<StoredSavepoint>,
+    /// Chosen, not deleted: `--dry-run`.
+    pub would_delete: Vec<StoredSavepoint>,
+    /// Chosen, but the delete failed: why.
+    pub failed: Vec<(StoredSavepoint, String)>,
+    /// Complete savepoints retention keeps.
+    pub kept: Vec<StoredSavepoint>,
+    /// Incomplete ones (no `_metadata`): never deleted.
+    pub incomplete: Vec<StoredSavepoint>,
+    /// Dated in the future, or in a legacy folder another job may own: never deleted.
+    pub set_aside: Vec<StoredSavepoint>,
+}
+
+/// How many complete savepoints `left` holds, and their bytes.
+fn kept(left: &[StoredSavepoint]) -> (u64, u64) {
+    left.iter()
+        .filter(|s| s.complete)
+        .fold((0, 0), |(n, b), s| (n + 1, b + s.bytes))
+}
+
 /// The normalized paths active jobs restored from, or `None` when a job's
 /// statistics could not be read.
-async fn restored_from(client: &FlinkClient, active: &[JobOverview]) -> Option<HashSet<String>> {
+pub(crate) async fn restored_from(
+    client: &FlinkClient,
+    active: &[JobOverview],
+) -> Option<HashSet<String>> {
     let mut paths = HashSet::new();
     for job in active {
         match client.checkpoints(&job.jid).await {
@@ -683,6 +884,7 @@ mod tests {
                     name: "j".into(),
                     job: None,
                     outcome,
+                    retention_failed: false,
                 })
                 .collect(),
         }
@@ -716,6 +918,23 @@ mod tests {
             report(vec![failed(), Outcome::Missing(None)]).exit_code(),
             Exit::OperationFailed
         );
+        let mut retention = report(vec![saved()]);
+        retention.jobs[0].retention_failed = true;
+        assert_eq!(retention.exit_code(), Exit::RetentionIncomplete);
+        retention.jobs.push(report(vec![failed()]).jobs.remove(0));
+        assert_eq!(retention.exit_code(), Exit::OperationFailed);
+        let store = |blame| Outcome::StoreFailed {
+            cause: "the bucket gs://x does not exist".into(),
+            blame,
+        };
+        assert_eq!(
+            report(vec![store(Blame::Input), failed()]).exit_code(),
+            Exit::Usage
+        );
+        assert_eq!(
+            report(vec![store(Blame::Unreachable)]).exit_code(),
+            Exit::Unreachable
+        );
         let mut unreachable = report(vec![failed()]);
         unreachable.unreachable = Some("down".into());
         assert_eq!(unreachable.exit_code(), Exit::Unreachable);
@@ -738,6 +957,7 @@ mod tests {
                     name: n,
                     job: Some(j),
                     outcome,
+                    retention_failed: false,
                 }
             });
             spawned.insert(task.id(), (name.to_string(), job));

@@ -29,12 +29,20 @@ pub struct JobStats {
     pub skipped: u64,
     /// True while a named job has no active job.
     pub missing: bool,
+    /// Complete savepoints of the job in the layout after the last retention,
+    /// and their bytes.
+    pub kept: Option<(u64, u64)>,
+    /// Times retention could not list the job's savepoints.
+    pub retention_failures: u64,
 }
 
 #[derive(Debug)]
 struct Inner {
     started: Instant,
     jobmanager: Option<Result<(), String>>,
+    /// Whether the savepoint store answered last time (buckets; local
+    /// roots only when a listing failed).
+    store: Option<Result<(), String>>,
     rounds: u64,
     /// Names readiness waits for: the named jobs, or the running ones seen last.
     expected: BTreeSet<String>,
@@ -60,6 +68,7 @@ impl Status {
             inner: Mutex::new(Inner {
                 started: Instant::now(),
                 jobmanager: None,
+                store: None,
                 rounds: 0,
                 expected: BTreeSet::new(),
                 jobs: BTreeMap::new(),
@@ -75,6 +84,11 @@ impl Status {
     /// Records whether the JobManager answered the round's job listing.
     pub fn jobmanager(&self, reached: Result<(), String>) {
         self.lock().jobmanager = Some(reached);
+    }
+
+    /// Records whether the savepoint store answered the last listing or delete.
+    pub fn store(&self, reached: Result<(), String>) {
+        self.lock().store = Some(reached);
     }
 
     /// Counts a round and records which job names it expects savepoints of.
@@ -107,6 +121,12 @@ impl Status {
                 crate::printable(e)
             )),
             Some(Ok(())) => {}
+        }
+        if let Some(Err(e)) = &inner.store {
+            reasons.push(format!(
+                "the savepoint store failed: {}",
+                crate::printable(e)
+            ));
         }
         if now.saturating_duration_since(inner.started) >= grace {
             for name in &inner.expected {
@@ -176,6 +196,14 @@ impl Status {
             "1 when /readyz answers 200.",
             vec![(String::new(), f64::from(u8::from(ready)))],
         );
+        if let Some(store) = &inner.store {
+            metric(
+                "store_up",
+                "gauge",
+                "1 when the savepoint store answered the last listing or delete.",
+                vec![(String::new(), f64::from(u8::from(store.is_ok())))],
+            );
+        }
         metric(
             "rounds_total",
             "counter",
@@ -223,6 +251,24 @@ impl Status {
             "counter",
             "Disposals that failed; they are retried after the next savepoint.",
             per_job(&|s| Some(s.disposal_failures as f64)),
+        );
+        metric(
+            "retention_failures_total",
+            "counter",
+            "Times retention could not list the job's savepoints (the store failed).",
+            per_job(&|s| Some(s.retention_failures as f64)),
+        );
+        metric(
+            "kept_savepoints",
+            "gauge",
+            "Complete savepoints of the job in the layout after the last retention.",
+            per_job(&|s| s.kept.map(|(n, _)| n as f64)),
+        );
+        metric(
+            "kept_bytes",
+            "gauge",
+            "Bytes of the job's complete savepoints in the layout after the last retention.",
+            per_job(&|s| s.kept.map(|(_, b)| b as f64)),
         );
         metric(
             "skipped_total",
@@ -301,6 +347,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("flink_savepointer_ready 1\n"), "{text}");
+        assert!(!text.contains("store_up"), "not asked yet: {text}");
+        assert!(!text.contains("kept_savepoints"), "{text}");
+        status.job("orders", |s| s.kept = Some((2, 2048)));
+        status.store(Err("the bucket gs://b does not exist".into()));
+        let text = status.render_metrics(false);
+        assert!(
+            text.contains("flink_savepointer_kept_savepoints{job=\"orders\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("flink_savepointer_kept_bytes{job=\"orders\"} 2048\n"),
+            "{text}"
+        );
+        assert!(text.contains("flink_savepointer_store_up 0\n"), "{text}");
+        let why = status
+            .readiness(Instant::now(), Duration::from_secs(3600), Duration::ZERO)
+            .unwrap_err();
+        assert!(why.contains("savepoint store failed: the bucket"), "{why}");
         // A job without a success has no timestamp sample.
         assert!(
             !text.contains("last_success_timestamp_seconds{job=\"we"),

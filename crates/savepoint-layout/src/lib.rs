@@ -311,6 +311,21 @@ impl SavepointLayout {
             .cloned())
     }
 
+    /// The names of the jobs that have a folder (of the current naming)
+    /// under the root, sorted; folders that are no job's folder are left out.
+    pub async fn job_names(&self) -> Result<Vec<String>, LayoutError> {
+        let mut names: Vec<String> = self
+            .store
+            .folders()
+            .await?
+            .iter()
+            .filter_map(|f| job_name_of(f).filter(|n| job_folder(n) == *f))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     /// Deletes one savepoint of `job_name` through the store, and checks by
     /// listing that it is gone; returns how many objects (files) went.
     /// Refused, with nothing deleted, for anything but a `savepoint-*`

@@ -21,4 +21,5 @@ mod rest_client;
 mod rest_tls;
 mod savepoint_layout;
 mod savepointer;
+mod savepointer_buckets;
 mod savepointer_hardening;
