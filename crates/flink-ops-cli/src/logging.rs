@@ -31,10 +31,12 @@ pub struct LogArgs {
 }
 
 /// Installs the global subscriber, logging to stderr (stdout stays free for
-/// results). The filter comes from `RUST_LOG`, else `default_filter`.
+/// results). The filter comes from `RUST_LOG`, else `default_filter`, with the bucket
+/// client's own retry chatter (`object_store` logs each retry at INFO) held to warnings: what
+/// a store failure means is logged by the binary itself, once.
 pub fn init_logging(format: LogFormat, default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_filter},object_store=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

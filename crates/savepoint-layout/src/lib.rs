@@ -319,7 +319,7 @@ impl SavepointLayout {
             .folders()
             .await?
             .iter()
-            .filter_map(|f| job_name_of(f).filter(|n| job_folder(n) == *f))
+            .filter_map(|f| job_name_of(f))
             .collect();
         names.sort();
         names.dedup();
@@ -404,11 +404,9 @@ impl SavepointLayout {
         legacy: &str,
     ) -> Result<Option<String>, LayoutError> {
         Ok(self
-            .store
-            .folders()
+            .job_names()
             .await?
-            .iter()
-            .filter_map(|f| job_name_of(f))
+            .into_iter()
             .find(|other| other != job_name && legacy_job_folder(other) == legacy))
     }
 }
