@@ -1,5 +1,6 @@
 //! flink-deploy, the built binary, against real Flink clusters.
 
+use crate::common::jar_names;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -132,18 +133,6 @@ async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
         .latest
         .restored
         .and_then(|r| r.external_path)
-}
-
-async fn jar_names(client: &FlinkClient) -> Vec<String> {
-    let mut names: Vec<String> = client
-        .jars()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| j.name)
-        .collect();
-    names.sort();
-    names
 }
 
 /// First deploy, updates (state carried over, new parallelism), plan,

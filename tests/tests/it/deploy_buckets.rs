@@ -8,14 +8,15 @@
 //! instead, exactly: `plan --output json` names the savepoint a deploy restores from, `status`
 //! what the layout holds, against the real JobManager that remembers the job.
 
+use crate::common::{jar_names, start_example};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use flink_rest::{FlinkClient, JobId, RunJob, SavepointFormat};
+use flink_rest::{FlinkClient, JobId, SavepointFormat};
 use flink_testkit::{
-    example_jar, wait_counter_at_least, wait_running, wait_terminal, workspace_bin, Cluster,
-    ClusterBuilder, Emulated, GcsEmulator, JobVariant, S3Emulator, SUPPORTED_VERSIONS,
+    example_jar, wait_counter_at_least, wait_terminal, workspace_bin, Cluster, ClusterBuilder,
+    Emulated, GcsEmulator, JobVariant, S3Emulator, SUPPORTED_VERSIONS,
 };
 use serde_json::Value;
 
@@ -149,19 +150,7 @@ struct Taken {
 /// hour ago, and cancels it: the JobManager remembers the job and its newest savepoint.
 async fn ran_and_cancelled(cluster: &Cluster, local: &Path) -> Taken {
     let client = cluster.client();
-    let jar = example_jar(cluster.dist(), JobVariant::Normal);
-    let uploaded = client.upload_jar(&jar, "by-hand.jar").await.unwrap();
-    let job = client
-        .run_jar(
-            &uploaded,
-            &RunJob {
-                program_args: vec!["--name".into(), "orders".into()],
-                ..RunJob::default()
-            },
-        )
-        .await
-        .unwrap();
-    wait_running(client, &job).await;
+    let job = start_example(cluster, "by-hand.jar", "orders").await;
     let now = time::OffsetDateTime::now_utc();
     let mut savepoints = Vec::new();
     for hours_ago in [2_i64, 1] {
@@ -201,18 +190,6 @@ fn dir_bytes(dir: &Path) -> u64 {
             }
         })
         .sum()
-}
-
-async fn jar_names(client: &FlinkClient) -> Vec<String> {
-    let mut names: Vec<String> = client
-        .jars()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| j.name)
-        .collect();
-    names.sort();
-    names
 }
 
 async fn jobs_seen(client: &FlinkClient) -> Vec<(String, String)> {

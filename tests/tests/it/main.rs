@@ -9,6 +9,7 @@ mod bad_input;
 mod bootstrap;
 mod buckets;
 mod cloudbuild;
+mod common;
 mod containers;
 mod deploy;
 mod deploy_buckets;

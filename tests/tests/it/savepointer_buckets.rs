@@ -10,15 +10,14 @@
 //!
 //! Run only these: `cargo nextest run -p flink-ops-tests -E 'test(/^savepointer_buckets::/)'`.
 
+use crate::common::start_example;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use flink_rest::{ClaimMode, RunJob};
 use flink_testkit::{
-    eventually, example_jar, free_port, wait_running, workspace_bin, ClusterBuilder, Emulated,
-    GcsEmulator, JobVariant, S3Emulator,
+    eventually, free_port, workspace_bin, ClusterBuilder, Emulated, GcsEmulator, S3Emulator,
 };
 use savepoint_layout::{normalize, SavepointLayout};
 use time::OffsetDateTime;
@@ -395,28 +394,8 @@ fn metric(text: &str, name: &str, job: Option<&str>) -> Option<f64> {
 #[tokio::test]
 async fn prune_once_and_run_on_buckets() {
     let cluster = ClusterBuilder::new(VERSION).start().await;
-    let client = cluster.client();
     let url = cluster.url().as_str().to_string();
-    let jar = client
-        .upload_jar(
-            &example_jar(cluster.dist(), JobVariant::Normal),
-            "buckets.jar",
-        )
-        .await
-        .unwrap();
-    let job = client
-        .run_jar(
-            &jar,
-            &RunJob {
-                program_args: vec!["--name".into(), "orders".into()],
-                parallelism: Some(1),
-                claim_mode: ClaimMode::NoClaim,
-                ..RunJob::default()
-            },
-        )
-        .await
-        .unwrap();
-    wait_running(client, &job).await;
+    start_example(&cluster, "buckets.jar", "orders").await;
 
     // A real savepoint, written by Flink to local disk.
     let local = tempfile::tempdir().unwrap();
