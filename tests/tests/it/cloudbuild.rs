@@ -326,13 +326,17 @@ fn the_deploy_step_is_accepted_by_flink_deploy() {
     let unreachable = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     for step in runs {
-        // docker run [--rm] [-e K=V]... IMAGE ARGS...
+        // docker run [--rm] [--network=N] [-e K=V]... IMAGE ARGS...
         let mut env = vec![];
+        let mut network = None;
         let mut rest = step.args[1..].iter();
         let image = loop {
             let a = rest.next().expect("docker run names an image");
             match a.as_str() {
                 "--rm" | "-i" | "-t" => {}
+                flag if flag.starts_with("--network=") => {
+                    network = flag.strip_prefix("--network=").map(str::to_owned);
+                }
                 "-e" | "--env" => {
                     let (k, v) = rest.next().unwrap().split_once('=').unwrap();
                     env.push((k.to_owned(), v.to_owned()));
@@ -350,6 +354,14 @@ fn the_deploy_step_is_accepted_by_flink_deploy() {
         assert!(
             env.iter().any(|(k, _)| k == "FLINK_JOBMANAGER_URL"),
             "step {}: the JobManager comes from -e FLINK_JOBMANAGER_URL",
+            step.id
+        );
+        // The deployer lists the gs:// layout with the build's credentials, which only
+        // containers on Cloud Build's own network get from its metadata server.
+        assert_eq!(
+            network.as_deref(),
+            Some("cloudbuild"),
+            "step {}: docker run --network=cloudbuild",
             step.id
         );
         // The job image: built from the deployer image, its files copied into the workdir.
