@@ -194,7 +194,38 @@ impl Savepointer {
         self.status.round(expected);
 
         let mut report = RoundReport::default();
+        // The jars of the active jobs, read only when a selected name matches none: a job that
+        // runs from a jar flink-deploy uploaded under that name but names itself otherwise.
+        let mut active_jars: Option<Vec<(JobOverview, Vec<String>)>> = None;
         for (name, state) in selection.missing {
+            if active_jars.is_none() {
+                let mut all = Vec::new();
+                for job in jobs.iter().filter(|j| j.state.is_active()) {
+                    if let Ok(jars) = self.client.job_jars(&job.jid).await {
+                        all.push((job.clone(), jars));
+                    }
+                }
+                active_jars = Some(all);
+            }
+            let elsewhere: Vec<&JobOverview> = active_jars
+                .iter()
+                .flatten()
+                .filter(|(_, jars)| {
+                    jars.iter()
+                        .any(|j| savepoint_layout::is_deploy_jar_of(j, &name))
+                })
+                .map(|(job, _)| job)
+                .collect();
+            for job in &elsewhere {
+                let (shown, other) = (printable(&name), printable(&job.name));
+                tracing::warn!(job = %shown, job_id = %job.jid, running_as = %other,
+                    "no job named '{shown}', but job {} runs as '{other}' from a jar flink-deploy uploaded for '{shown}': \
+                     its code names it otherwise, and it gets no savepoint under '{shown}'. Select it with --job-name '{other}', \
+                     or make the job's code use the name '{shown}'", job.jid);
+            }
+            let misnamed = !elsewhere.is_empty();
+            self.status
+                .job(&name, |s| s.runs_under_another_name = misnamed);
             let shown = printable(&name);
             match &state {
                 Some(state) => {
@@ -217,6 +248,7 @@ impl Savepointer {
             tracing::warn!(job = %shown, job_id = %job, state = %shown_state, "job '{shown}' is {shown_state}, not RUNNING; no savepoint taken this round");
             self.status.job(&name, |s| {
                 s.missing = false;
+                s.runs_under_another_name = false;
                 s.skipped += 1;
             });
             report.jobs.push(JobReport {
@@ -233,7 +265,10 @@ impl Savepointer {
         let mut tasks = JoinSet::new();
         let mut spawned = HashMap::new();
         for (name, job) in selection.to_save {
-            self.status.job(&name, |s| s.missing = false);
+            self.status.job(&name, |s| {
+                s.missing = false;
+                s.runs_under_another_name = false;
+            });
             let this = self.clone();
             let (protected, active, permits) = (protected.clone(), active.clone(), permits.clone());
             let task = tasks.spawn({

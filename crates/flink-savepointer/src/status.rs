@@ -29,6 +29,9 @@ pub struct JobStats {
     pub skipped: u64,
     /// True while a named job has no active job.
     pub missing: bool,
+    /// True while a named job has no active job but one started from a jar flink-deploy
+    /// uploaded under the name runs (under the name its code gives it).
+    pub runs_under_another_name: bool,
 }
 
 #[derive(Debug)]
@@ -235,6 +238,12 @@ impl Status {
             "gauge",
             "1 when no active job has this --job-name.",
             per_job(&|s| Some(f64::from(u8::from(s.missing)))),
+        );
+        metric(
+            "job_runs_under_another_name",
+            "gauge",
+            "1 when no active job has this --job-name but one started from a jar flink-deploy uploaded for it runs under another name.",
+            per_job(&|s| Some(f64::from(u8::from(s.runs_under_another_name)))),
         );
         out
     }
