@@ -355,7 +355,8 @@ fn running_elsewhere(job_name: &str, jobs: &[JobOverview]) -> String {
         .join(", ");
     let first = crate::deploy::printable(&jobs[0].name);
     format!(
-        "But {list} runs a jar flink-deploy uploaded for '{}': its code names the job otherwise. \
+        "But {list} started just after a jar of '{}' was uploaded, so it most likely runs that release \
+         under the name its code gives it. \
          If that is this job, pass --job-name '{first}' (or name the job '{}' in its code, \
          then update it with --job-name '{first}' once). ",
         crate::deploy::printable(job_name),

@@ -173,32 +173,23 @@ async fn delete(client: &FlinkClient, jar: &JarId) -> bool {
     }
 }
 
-/// Active jobs, of any name, started from a jar flink-deploy uploaded for `job_name`: a release
-/// that named its job otherwise (before flink-deploy checked the name).
+/// Active jobs of other names that most likely run a jar flink-deploy uploaded for `job_name`
+/// (a release that named its job otherwise, deployed before flink-deploy checked names): each
+/// started within minutes after one of its jars was uploaded. Flink's REST API does not say
+/// which jar a job runs, so this is a likelihood, and the message says so.
 pub async fn jobs_from_jars_of(client: &FlinkClient, job_name: &str) -> Vec<JobOverview> {
-    let Ok(jobs) = client.jobs().await else {
+    let (Ok(jobs), Ok(jars)) = (client.jobs().await, client.jars().await) else {
         return Vec::new();
     };
-    let mut found = Vec::new();
-    for job in jobs
-        .into_iter()
+    jobs.into_iter()
         .filter(|j| j.state.is_active() && j.name != job_name)
-    {
-        match client.job_jars(&job.jid).await {
-            Ok(jars) => {
-                if jars
-                    .iter()
-                    .any(|j| savepoint_layout::is_deploy_jar_of(j, job_name))
-                {
-                    found.push(job);
-                }
-            }
-            Err(e) => {
-                tracing::debug!(job_id = %job.jid, error = %e, "cannot read the job's jars")
-            }
-        }
-    }
-    found
+        .filter(|j| {
+            jars.iter().any(|jar| {
+                savepoint_layout::is_deploy_jar_of(&jar.name, job_name)
+                    && savepoint_layout::started_after_upload(j.start_time, jar.uploaded)
+            })
+        })
+        .collect()
 }
 
 /// One side of a vertex: its name and parallelism (and, running, its max parallelism).

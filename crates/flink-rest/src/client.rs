@@ -538,20 +538,6 @@ impl FlinkClient {
             }))
     }
 
-    /// The file names of the jars a job was started from (`pipeline.jars` of
-    /// `GET /jobs/{id}/jobmanager/config`): for a jar run through the REST API,
-    /// the name it was uploaded under with Flink's `<uuid>_` prefix. Empty when
-    /// the job's configuration names none.
-    pub async fn job_jars(&self, job: &JobId) -> Result<Vec<String>> {
-        let url = self.endpoint(&["jobs", job.checked()?, "jobmanager", "config"], None);
-        let entries: Vec<ConfigEntry> = self.get(url).await?;
-        Ok(entries
-            .into_iter()
-            .filter(|e| e.key == "pipeline.jars")
-            .flat_map(|e| jar_file_names(&e.value))
-            .collect())
-    }
-
     /// Cancels a job (`PATCH /jobs/{id}?mode=cancel`).
     pub async fn cancel(&self, job: &JobId) -> Result<()> {
         let url = self.endpoint(&["jobs", job.checked()?], Some("mode=cancel"));

@@ -662,28 +662,6 @@ pub(crate) struct JarPlanResponse {
     pub plan: JobPlan,
 }
 
-/// One entry of a configuration listing (`GET /jobs/{id}/jobmanager/config`).
-#[derive(Deserialize)]
-pub(crate) struct ConfigEntry {
-    pub key: String,
-    #[serde(default)]
-    pub value: String,
-}
-
-/// The file names in a `pipeline.jars` value: a list written as `a;b` (or `[a, b]`), each a
-/// URI or path; the name is what follows the last `/`.
-pub(crate) fn jar_file_names(value: &str) -> Vec<String> {
-    value
-        .trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split([';', ','])
-        .map(|item| item.trim().trim_matches(|c| c == '\'' || c == '"'))
-        .filter(|item| !item.is_empty())
-        .map(|item| item.rsplit('/').next().unwrap_or(item).to_string())
-        .collect()
-}
-
 #[derive(Deserialize)]
 pub(crate) struct JarRunResponse {
     pub jobid: JobId,
@@ -735,23 +713,6 @@ pub struct Metric {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn pipeline_jars_give_the_uploaded_file_names() {
-        assert_eq!(
-            jar_file_names("file:/tmp/flink-web-1/flink-web-upload/ab12_flink-deploy--orders--20261201120000.jar"),
-            ["ab12_flink-deploy--orders--20261201120000.jar"]
-        );
-        assert_eq!(
-            jar_file_names("[file:/a/x.jar, file:/b/y.jar]"),
-            ["x.jar", "y.jar"]
-        );
-        assert_eq!(
-            jar_file_names("file:/a/x.jar;file:/b/y.jar"),
-            ["x.jar", "y.jar"]
-        );
-        assert!(jar_file_names("").is_empty());
-    }
-
     use super::*;
 
     #[test]

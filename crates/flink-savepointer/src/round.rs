@@ -194,34 +194,30 @@ impl Savepointer {
         self.status.round(expected);
 
         let mut report = RoundReport::default();
-        // The jars of the active jobs, read only when a selected name matches none: a job that
-        // runs from a jar flink-deploy uploaded under that name but names itself otherwise.
-        let mut active_jars: Option<Vec<(JobOverview, Vec<String>)>> = None;
+        // Read only when a selected name matches no job: the jars flink-deploy uploaded, to find
+        // an active job that most likely runs one of that name under the name its code gives it
+        // (it started within minutes after the upload; Flink does not say which jar a job runs).
+        let mut jars: Option<Vec<flink_rest::JarFile>> = None;
         for (name, state) in selection.missing {
-            if active_jars.is_none() {
-                let mut all = Vec::new();
-                for job in jobs.iter().filter(|j| j.state.is_active()) {
-                    if let Ok(jars) = self.client.job_jars(&job.jid).await {
-                        all.push((job.clone(), jars));
-                    }
-                }
-                active_jars = Some(all);
+            if jars.is_none() {
+                jars = Some(self.client.jars().await.unwrap_or_default());
             }
-            let elsewhere: Vec<&JobOverview> = active_jars
+            let elsewhere: Vec<&JobOverview> = jobs
                 .iter()
-                .flatten()
-                .filter(|(_, jars)| {
-                    jars.iter()
-                        .any(|j| savepoint_layout::is_deploy_jar_of(j, &name))
+                .filter(|j| j.state.is_active() && j.name != name)
+                .filter(|j| {
+                    jars.iter().flatten().any(|jar| {
+                        savepoint_layout::is_deploy_jar_of(&jar.name, &name)
+                            && savepoint_layout::started_after_upload(j.start_time, jar.uploaded)
+                    })
                 })
-                .map(|(job, _)| job)
                 .collect();
             for job in &elsewhere {
                 let (shown, other) = (printable(&name), printable(&job.name));
                 tracing::warn!(job = %shown, job_id = %job.jid, running_as = %other,
-                    "no job named '{shown}', but job {} runs as '{other}' from a jar flink-deploy uploaded for '{shown}': \
-                     its code names it otherwise, and it gets no savepoint under '{shown}'. Select it with --job-name '{other}', \
-                     or make the job's code use the name '{shown}'", job.jid);
+                    "no job named '{shown}', but job {} runs as '{other}' and started just after flink-deploy uploaded a jar for '{shown}': \
+                     most likely that release, named otherwise by its code, and it gets no savepoint under '{shown}'. Select it with \
+                     --job-name '{other}', or make the job's code use the name '{shown}'", job.jid);
             }
             let misnamed = !elsewhere.is_empty();
             self.status

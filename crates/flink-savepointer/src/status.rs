@@ -268,6 +268,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_job_running_under_another_name_is_a_gauge() {
+        let status = Status::new();
+        status.job("my-flink-job", |s| {
+            s.missing = true;
+            s.runs_under_another_name = true;
+        });
+        status.job("orders", |_| {});
+        let text = status.render_metrics(true);
+        assert!(
+            text.contains("# TYPE flink_savepointer_job_runs_under_another_name gauge\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "flink_savepointer_job_runs_under_another_name{job=\"my-flink-job\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("flink_savepointer_job_runs_under_another_name{job=\"orders\"} 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn metrics_are_prometheus_text_per_job() {
         let status = Status::new();
         status.jobmanager(Ok(()));

@@ -66,7 +66,8 @@ public class CounterJob {
             long rate = Long.parseLong(value);
             if (rate > 0) return rate;
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--rate must be a positive number of records per second, not '" + value + "'", e);
+            // Not chained: the message is the cause a person reads.
+            throw new IllegalArgumentException("--rate must be a positive number of records per second, not '" + value + "'");
         }
         throw new IllegalArgumentException("--rate must be a positive number of records per second, not '" + value + "'");
     }

@@ -162,6 +162,17 @@ pub fn is_deploy_jar_of(file_name: &str, job_name: &str) -> bool {
     }
 }
 
+/// How long after a jar's upload flink-deploy may run it: the preflight, the stop with a
+/// savepoint and the run request come right after the upload.
+pub const DEPLOY_RUN_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// True when a job that started at `job_start` (epoch ms, the JobManager's clock) was most
+/// likely started by flink-deploy from a jar uploaded at `jar_uploaded` (same clock): within
+/// [`DEPLOY_RUN_WINDOW_MS`] after it. Flink's REST API does not say which jar a job runs.
+pub fn started_after_upload(job_start: i64, jar_uploaded: i64) -> bool {
+    (0..=DEPLOY_RUN_WINDOW_MS).contains(&(job_start - jar_uploaded))
+}
+
 #[cfg(test)]
 mod deploy_jar_tests {
     use super::is_deploy_jar_of;

@@ -31,7 +31,8 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 pub use folders::{
-    is_deploy_jar_of, job_folder, job_name_of, legacy_job_folder, parse_job_name, MAX_JOB_FOLDER,
+    is_deploy_jar_of, job_folder, job_name_of, legacy_job_folder, parse_job_name,
+    started_after_upload, MAX_JOB_FOLDER,
 };
 pub use store::StoreError;
 
