@@ -36,7 +36,7 @@ pub enum Command {
     /// Deploy the job, or update it: stop with a savepoint, run the new jar from it, check it, roll back if unhealthy
     #[command(after_long_help = exit_codes())]
     Deploy(DeployArgs),
-    /// Print what deploy would do, changing nothing
+    /// Print what deploy would do, and the new job graph beside the running one; changes nothing but uploads the jar for the preflight and deletes it
     Plan(DeployArgs),
     /// List the cluster's jobs with their newest savepoint or checkpoint, and with --savepoint-dir what the layout holds
     Status(StatusArgs),

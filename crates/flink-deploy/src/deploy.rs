@@ -156,6 +156,7 @@ pub async fn deploy(
         Exit::OperationFailed => "savepoint failed, nothing changed",
         Exit::StopUndecided => "stop with a savepoint still in flight",
         Exit::Interrupted => "interrupted",
+        Exit::InvalidRelease => "invalid release, nothing changed",
         Exit::Usage | Exit::Unreachable | Exit::Failure => "not deployed",
     };
     (report, exit)
@@ -189,7 +190,23 @@ async fn run(
     report.jar_id = Some(jar_id.to_string());
     tracing::info!(jar_id = %jar_id, "uploaded in {:.1}s", started.elapsed().as_secs_f64());
 
-    // 2. Stop the running job with a savepoint, or take the restore point found.
+    // 2. Preflight: Flink builds the new release's job graph. A release that cannot start, or
+    //    that names its job otherwise than --job-name, stops here: nothing was stopped, and the
+    //    jar is deleted.
+    let running = match &plan.start {
+        Start::Update { job_id, .. } => Some(JobId::new(job_id.clone())),
+        _ => None,
+    };
+    crate::preflight::preflight(client, s, &jar_id, running.as_ref()).await?;
+    if let Some(signal) = interrupt.received() {
+        delete_jar(client, &jar_id).await;
+        return Err(interrupted(match running {
+            Some(job) => Interrupted::BeforeStop { signal, job },
+            None => Interrupted::BeforeRun { signal },
+        }));
+    }
+
+    // 3. Stop the running job with a savepoint, or take the restore point found.
     let downtime_start = Instant::now();
     let restore = match &plan.start {
         Start::Update { job_id, .. } => {
@@ -238,18 +255,9 @@ async fn run(
         return Err(interrupted(Interrupted::BeforeRun { signal }));
     }
 
-    // 3. Run the new jar and check it. A run request in flight is finished even if a signal
+    // 4. Run the new jar and check it. A run request in flight is finished even if a signal
     //    comes: abandoned, it could leave a job running that nobody checks or names.
-    let run_job = RunJob {
-        entry_class: s.args.entry_class.clone(),
-        program_args: s.args.program_args.clone(),
-        parallelism: s.args.parallelism,
-        job_id: None,
-        savepoint_path: restore.clone(),
-        allow_non_restored_state: s.args.allow_non_restored_state,
-        claim_mode: s.args.claim_mode.into(),
-        flink_configuration: s.flink_conf.clone(),
-    };
+    let run_job = crate::preflight::run_request(s, restore.clone());
     let previous = plan.previous_jar.as_ref().map(|j| JarId::new(j.clone()));
     let manual = |job: &JobId| ByHand {
         cancel_first: Some(job.clone()),
@@ -270,16 +278,28 @@ async fn run(
                     restore,
                 }));
             }
+            // A main() may name its job at run time otherwise than in the preflight.
+            let wrong_name = match client.job(&new_job).await {
+                Ok(d) if d.name != s.job_name => Some(d.name),
+                _ => None,
+            };
             tracing::info!(job_id = %new_job, "submitted; waiting for all its tasks to run");
-            let checked = interrupt
-                .unless(health::check(
-                    client,
-                    &new_job,
-                    s.args.startup_timeout,
-                    s.args.stable_for,
-                    s.args.require_checkpoint,
-                ))
-                .await;
+            let checked = match wrong_name {
+                Some(actual) => Some(Err(NewVersionFailed::WrongName {
+                    expected: s.job_name.clone(),
+                    actual,
+                })),
+                None => interrupt
+                    .unless(health::check(
+                        client,
+                        &new_job,
+                        s.args.startup_timeout,
+                        s.args.stable_for,
+                        s.args.require_checkpoint,
+                    ))
+                    .await
+                    .map(|r| r.map_err(NewVersionFailed::Unhealthy)),
+            };
             match checked {
                 None => {
                     return Err(interrupted(Interrupted::Watching {
@@ -290,7 +310,7 @@ async fn run(
                     }))
                 }
                 Some(Ok(healthy)) => Ok((after_submit, healthy)),
-                Some(Err(why)) => Err((Some(new_job), NewVersionFailed::Unhealthy(why))),
+                Some(Err(why)) => Err((Some(new_job), why)),
             }
         }
         Err(e) => Err((None, NewVersionFailed::RunRefused(e))),

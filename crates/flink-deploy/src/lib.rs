@@ -14,6 +14,7 @@ mod holdings;
 mod jar;
 mod outcome;
 mod plan;
+mod preflight;
 mod settings;
 mod status;
 
@@ -126,8 +127,9 @@ fn deploy_or_plan(
     let settings = settings.map_err(|e| Failure::new(Exit::Usage, e))?;
     let runtime = flink_ops_cli::runtime(Exit::Failure)?;
     runtime.block_on(async {
-        let (client, jar, plan) = prepare(&settings).await?;
+        let (client, jar, mut plan) = prepare(&settings).await?;
         if !deploying {
+            plan.graph = Some(preflight::plan_graph(&client, &settings, &plan).await?);
             return Ok(Printed {
                 exit: Exit::Ok,
                 text: plan.text(&settings),

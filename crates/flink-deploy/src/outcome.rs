@@ -15,6 +15,8 @@ flink_ops_cli::exit_codes! {
         StopUndecided = 7 => "the stop with a savepoint was still in flight; the message says what to check and run",
         /// SIGTERM or SIGINT.
         Interrupted = 8 => "interrupted by SIGTERM or SIGINT; the message says where things stand and what to run",
+        /// The preflight (`/jars/{id}/plan`) could not build the new release's job graph.
+        InvalidRelease = 9 => "the new release is invalid (its job graph cannot be built); nothing was stopped",
     }
 }
 

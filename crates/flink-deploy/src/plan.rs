@@ -2,7 +2,7 @@
 //! layout show. Reads only: `plan` prints this and stops.
 
 use flink_rest::{FlinkClient, JarFile, JobOverview};
-use savepoint_layout::{job_folder, legacy_job_folder};
+use savepoint_layout::job_folder;
 use serde::Serialize;
 
 use crate::holdings::{exit_of, literal, Found, Holdings};
@@ -57,8 +57,10 @@ pub enum Refusal {
     },
     /// The job ran before, and nothing to restore was found.
     #[error("'{job_name}' ran before ({evidence}) but no savepoint to restore was found{searched}: refusing to start it without its state. \
-             Pass --from-savepoint PATH, or --allow-fresh-start to start with empty state. Nothing was changed.")]
+             {elsewhere}Pass --from-savepoint PATH, or --allow-fresh-start to start with empty state. Nothing was changed.")]
     NoRestorePoint {
+        /// Active jobs of other names started from this name's jars, said as a sentence.
+        elsewhere: String,
         /// The name.
         job_name: String,
         /// What shows it ran before.
@@ -101,6 +103,15 @@ pub struct Plan {
     /// running, with no `--from-savepoint`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<Holdings>,
+    /// `plan` only: the new release's job graph (the preflight) beside the running job's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph: Option<crate::preflight::GraphDiff>,
+}
+
+/// The name `plan` uploads the jar under for its preflight: never one of this job's jars
+/// ([`is_jar_of`]), so a plan cut short never leaves a jar a rollback or pruning would count.
+pub fn plan_upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
+    upload_name(job_name, now).replacen("flink-deploy--", "flink-deploy-plan--", 1)
 }
 
 /// This job's jars are uploaded as `flink-deploy--<job folder>--<UTC time>.jar`
@@ -122,20 +133,8 @@ pub fn upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
 /// `my job`); only jars uploaded before the upgrade carry one, and from the
 /// first deploy on, each job's newest jar has its unambiguous name.
 pub fn is_jar_of(jar: &JarFile, job_name: &str) -> bool {
-    let Some(rest) = jar.name.strip_prefix("flink-deploy--") else {
-        return false;
-    };
-    let Some(rest) = rest.strip_suffix(".jar") else {
-        return false;
-    };
-    match rest.rsplit_once("--") {
-        Some((folder, stamp)) => {
-            (folder == job_folder(job_name) || folder == legacy_job_folder(job_name))
-                && stamp.len() == 14
-                && stamp.bytes().all(|b| b.is_ascii_digit())
-        }
-        None => false,
-    }
+    jar.name.starts_with("flink-deploy--")
+        && savepoint_layout::is_deploy_jar_of(&jar.name, job_name)
 }
 
 /// This job's jars on the JobManager, newest first.
@@ -194,6 +193,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             },
             previous_jar,
             layout: None,
+            graph: None,
         });
     }
 
@@ -206,6 +206,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             },
             previous_jar,
             layout: None,
+            graph: None,
         });
     }
 
@@ -249,6 +250,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 },
                 previous_jar,
                 layout: Some(held),
+                graph: None,
             });
         }
         if held.incomplete > 0 {
@@ -290,6 +292,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 },
                 previous_jar,
                 layout: holdings,
+                graph: None,
             });
         }
     }
@@ -307,6 +310,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             },
             previous_jar,
             layout: holdings,
+            graph: None,
         });
     }
     if s.args.allow_fresh_start {
@@ -316,9 +320,12 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             },
             previous_jar,
             layout: holdings,
+            graph: None,
         });
     }
+    let elsewhere = crate::preflight::jobs_from_jars_of(client, &s.job_name).await;
     Err(refused(Refusal::NoRestorePoint {
+        elsewhere: running_elsewhere(&s.job_name, &elsewhere),
         job_name: s.job_name.clone(),
         evidence: ran_before.join("; "),
         searched: s
@@ -327,6 +334,34 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
             .map(|l| format!(" under {}", l.job_dir(&s.job_name)))
             .unwrap_or_else(|| " (no --savepoint-dir given)".into()),
     }))
+}
+
+/// The sentence naming active jobs that run a jar of `job_name` under another name, if any.
+fn running_elsewhere(job_name: &str, jobs: &[JobOverview]) -> String {
+    if jobs.is_empty() {
+        return String::new();
+    }
+    let list = jobs
+        .iter()
+        .map(|j| {
+            format!(
+                "job {} '{}' ({})",
+                j.jid,
+                crate::deploy::printable(&j.name),
+                j.state
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let first = crate::deploy::printable(&jobs[0].name);
+    format!(
+        "But {list} started just after a jar of '{}' was uploaded, so it most likely runs that release \
+         under the name its code gives it. \
+         If that is this job, pass --job-name '{first}' (or name the job '{}' in its code, \
+         then update it with --job-name '{first}' once). ",
+        crate::deploy::printable(job_name),
+        crate::deploy::printable(job_name),
+    )
 }
 
 /// The newest complete `chk-N` in the job's own checkpoint folder (`<dir>/<job id>/`), found
@@ -370,11 +405,14 @@ async fn newest_retained_checkpoint(
 
 impl Plan {
     pub fn text(&self, s: &Settings) -> String {
-        let mut steps = vec![format!(
-            "upload {} as a new jar of '{}'",
-            s.args.jar.display(),
-            s.job_name
-        )];
+        let mut steps = vec![
+            format!(
+                "upload {} as a new jar of '{}'",
+                s.args.jar.display(),
+                s.job_name
+            ),
+            "build its job graph (preflight): if Flink cannot, or it names the job otherwise, stop here (nothing stopped, jar deleted)".to_string(),
+        ];
         let target = s
             .layout
             .as_ref()
@@ -434,6 +472,10 @@ impl Plan {
             .map(|(i, step)| format!("{}. {step}", i + 1))
             .collect::<Vec<_>>()
             .join("\n");
+        if let Some(graph) = &self.graph {
+            text.push('\n');
+            text.push_str(&graph.text());
+        }
         if let Some(held) = &self.layout {
             text.push_str(&format!(
                 "\nthe layout holds under {}: {}",

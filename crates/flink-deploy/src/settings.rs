@@ -69,10 +69,23 @@ pub enum SettingsError {
     /// The savepoint root is not usable.
     #[error(transparent)]
     Layout(#[from] savepoint_layout::LayoutError),
+    /// `pipeline.name` in the Flink configuration names the job otherwise than `--job-name`.
+    #[error("--flink-conf pipeline.name={pipeline_name} names the job otherwise than --job-name {job_name}: \
+             flink-deploy finds the job by --job-name, so they must agree. Drop pipeline.name (flink-deploy \
+             sets it to --job-name) or make them equal.")]
+    PipelineName {
+        /// `--job-name`.
+        job_name: String,
+        /// `pipeline.name`.
+        pipeline_name: String,
+    },
     /// The command line itself (clap's message, scrubbed).
     #[error("{0}")]
     CommandLine(String),
 }
+
+/// The Flink option naming a job whose `main()` calls `execute()` without a name.
+pub const PIPELINE_NAME: &str = "pipeline.name";
 
 /// Keys of the spec file that no flag of the file can set.
 const NOT_IN_SPEC: &[&str] = &["config-file"];
@@ -145,7 +158,21 @@ impl Settings {
             .as_deref()
             .map(SavepointLayout::new)
             .transpose()?;
-        let flink_conf = args.flink_conf.iter().cloned().collect();
+        let mut flink_conf: BTreeMap<String, String> = args.flink_conf.iter().cloned().collect();
+        // A main() that calls execute() without a name gets the deploy's name; one that names
+        // its job itself is checked against it before anything is stopped (the preflight).
+        match flink_conf.get(PIPELINE_NAME) {
+            Some(set) if *set != job_name => {
+                return Err(SettingsError::PipelineName {
+                    job_name: flink_rest::printable_name(&job_name).into_owned(),
+                    pipeline_name: flink_rest::printable_name(set).into_owned(),
+                })
+            }
+            Some(_) => {}
+            None => {
+                flink_conf.insert(PIPELINE_NAME.into(), job_name.clone());
+            }
+        }
         Ok(Settings {
             args,
             url,
@@ -449,7 +476,9 @@ mod tests {
             Some(spec),
         )
         .unwrap();
-        assert_eq!(s.flink_conf.len(), 1);
+        // --flink-conf a=b, and the job's name as pipeline.name.
+        assert_eq!(s.flink_conf.len(), 2);
+        assert_eq!(s.flink_conf["pipeline.name"], "j");
         assert_eq!(s.args.program_args, ["--x", "y z"]);
         let s = resolve(
             &[],
@@ -459,6 +488,24 @@ mod tests {
         .unwrap();
         assert!(s.args.no_rollback);
         assert_eq!(s.args.claim_mode, flink_ops_cli::ClaimModeArg::Claim);
+    }
+
+    #[test]
+    fn pipeline_name_is_the_job_name_unless_set_to_another() {
+        let base = ["--job-name", "orders", "--jobmanager-url", "http://jm:8081"];
+        let s = resolve(&base, &[], None).unwrap();
+        assert_eq!(s.flink_conf["pipeline.name"], "orders");
+        let same = [&base[..], &["--flink-conf", "pipeline.name=orders"]].concat();
+        assert_eq!(
+            resolve(&same, &[], None).unwrap().flink_conf["pipeline.name"],
+            "orders"
+        );
+        let other = [&base[..], &["--flink-conf", "pipeline.name=orders-v2"]].concat();
+        let err = message(resolve(&other, &[], None));
+        assert!(
+            err.contains("pipeline.name=orders-v2") && err.contains("--job-name orders"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -228,7 +228,34 @@ impl Savepointer {
         self.status.round(expected);
 
         let mut report = RoundReport::default();
+        // Read only when a selected name matches no job: the jars flink-deploy uploaded, to find
+        // an active job that most likely runs one of that name under the name its code gives it
+        // (it started within minutes after the upload; Flink does not say which jar a job runs).
+        let mut jars: Option<Vec<flink_rest::JarFile>> = None;
         for (name, state) in selection.missing {
+            if jars.is_none() {
+                jars = Some(self.client.jars().await.unwrap_or_default());
+            }
+            let elsewhere: Vec<&JobOverview> = jobs
+                .iter()
+                .filter(|j| j.state.is_active() && j.name != name)
+                .filter(|j| {
+                    jars.iter().flatten().any(|jar| {
+                        savepoint_layout::is_deploy_jar_of(&jar.name, &name)
+                            && savepoint_layout::started_after_upload(j.start_time, jar.uploaded)
+                    })
+                })
+                .collect();
+            for job in &elsewhere {
+                let (shown, other) = (printable(&name), printable(&job.name));
+                tracing::warn!(job = %shown, job_id = %job.jid, running_as = %other,
+                    "no job named '{shown}', but job {} runs as '{other}' and started just after flink-deploy uploaded a jar for '{shown}': \
+                     most likely that release, named otherwise by its code, and it gets no savepoint under '{shown}'. Select it with \
+                     --job-name '{other}', or make the job's code use the name '{shown}'", job.jid);
+            }
+            let misnamed = !elsewhere.is_empty();
+            self.status
+                .job(&name, |s| s.runs_under_another_name = misnamed);
             let shown = printable(&name);
             match &state {
                 Some(state) => {
@@ -252,6 +279,7 @@ impl Savepointer {
             tracing::warn!(job = %shown, job_id = %job, state = %shown_state, "job '{shown}' is {shown_state}, not RUNNING; no savepoint taken this round");
             self.status.job(&name, |s| {
                 s.missing = false;
+                s.runs_under_another_name = false;
                 s.skipped += 1;
             });
             report.jobs.push(JobReport {
@@ -269,7 +297,10 @@ impl Savepointer {
         let mut tasks = JoinSet::new();
         let mut spawned = HashMap::new();
         for (name, job) in selection.to_save {
-            self.status.job(&name, |s| s.missing = false);
+            self.status.job(&name, |s| {
+                s.missing = false;
+                s.runs_under_another_name = false;
+            });
             let this = self.clone();
             let (protected, active, permits) = (protected.clone(), active.clone(), permits.clone());
             let task = tasks.spawn({

@@ -34,6 +34,9 @@ pub struct JobStats {
     pub kept: Option<(u64, u64)>,
     /// Times retention could not list the job's savepoints.
     pub retention_failures: u64,
+    /// True while a named job has no active job but one started from a jar flink-deploy
+    /// uploaded under the name runs (under the name its code gives it).
+    pub runs_under_another_name: bool,
 }
 
 #[derive(Debug)]
@@ -282,6 +285,12 @@ impl Status {
             "1 when no active job has this --job-name.",
             per_job(&|s| Some(f64::from(u8::from(s.missing)))),
         );
+        metric(
+            "job_runs_under_another_name",
+            "gauge",
+            "1 when no active job has this --job-name but one started from a jar flink-deploy uploaded for it runs under another name.",
+            per_job(&|s| Some(f64::from(u8::from(s.runs_under_another_name)))),
+        );
         out
     }
 }
@@ -303,6 +312,31 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_running_under_another_name_is_a_gauge() {
+        let status = Status::new();
+        status.job("my-flink-job", |s| {
+            s.missing = true;
+            s.runs_under_another_name = true;
+        });
+        status.job("orders", |_| {});
+        let text = status.render_metrics(true);
+        assert!(
+            text.contains("# TYPE flink_savepointer_job_runs_under_another_name gauge\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "flink_savepointer_job_runs_under_another_name{job=\"my-flink-job\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("flink_savepointer_job_runs_under_another_name{job=\"orders\"} 0\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn metrics_are_prometheus_text_per_job() {

@@ -18,23 +18,35 @@ import org.apache.flink.util.Collector;
  * Each key's count lives in keyed ValueState, so a job restored from a
  * savepoint continues counting where the old one stopped. The highest count
  * a subtask has seen is exported as the gauge "maxCount", readable through
- * the REST API. Arguments: --name NAME (job name), --rate N (records/s).
+ * the REST API. Arguments: --name NAME (job name; without it, execute() takes
+ * pipeline.name, which flink-deploy sets to --job-name), --rate N (records/s;
+ * anything else makes main() throw: a bad argument).
  *
  * VARIANT is replaced when the jar is built: "normal"; "broken" throws on
  * its first record (a bad release); "incompatible" renames the counter's
- * uid, so its state cannot be restored without allowNonRestoredState.
+ * uid, so its state cannot be restored without allowNonRestoredState;
+ * "self-named" names its job "self-named-example" whatever it is given;
+ * "renames-at-run" appends "-at-run" to --name when it really runs (not when
+ * Flink only builds its graph); "missing-main" is built with a Main-Class
+ * that is not in the jar.
  */
 public class CounterJob {
     static final String VARIANT = "@VARIANT@";
 
     public static void main(String[] args) throws Exception {
-        String name = "flink-ops-example";
+        String name = null;
         long rate = 20;
         for (int i = 0; i + 1 < args.length; i += 2) {
             if (args[i].equals("--name")) name = args[i + 1];
-            else if (args[i].equals("--rate")) rate = Long.parseLong(args[i + 1]);
+            else if (args[i].equals("--rate")) rate = parseRate(args[i + 1]);
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        if (VARIANT.equals("self-named")) name = "self-named-example";
+        if (VARIANT.equals("renames-at-run") && name != null
+                && !env.getClass().getSimpleName().equals("StreamPlanEnvironment")) {
+            // The job graph of /jars/{id}/plan has the name; the job that runs does not.
+            name = name + "-at-run";
+        }
         env.enableCheckpointing(1000);
         DataGeneratorSource<Long> source = new DataGeneratorSource<>(
                 index -> index, Long.MAX_VALUE, RateLimiterStrategy.perSecond(rate), Types.LONG);
@@ -44,7 +56,20 @@ public class CounterJob {
                 .process(new Counter())
                 .uid(VARIANT.equals("incompatible") ? "counter-v2" : "counter")
                 .name("counter");
-        env.execute(name);
+        // Without --name, execute() names the job from pipeline.name (flink-deploy sets it).
+        if (name == null) env.execute();
+        else env.execute(name);
+    }
+
+    static long parseRate(String value) {
+        try {
+            long rate = Long.parseLong(value);
+            if (rate > 0) return rate;
+        } catch (NumberFormatException e) {
+            // Not chained: the message is the cause a person reads.
+            throw new IllegalArgumentException("--rate must be a positive number of records per second, not '" + value + "'");
+        }
+        throw new IllegalArgumentException("--rate must be a positive number of records per second, not '" + value + "'");
     }
 
     static class Counter extends KeyedProcessFunction<Long, Long, Long> {

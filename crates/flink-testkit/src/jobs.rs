@@ -26,7 +26,16 @@ pub enum JobVariant {
     /// The counter's operator uid changed: restoring the normal job's
     /// savepoint needs `allowNonRestoredState`.
     Incompatible,
+    /// Names its job `self-named-example` in its code, whatever `--name` or `pipeline.name` say.
+    SelfNamed,
+    /// Appends `-at-run` to `--name` when it runs, not when Flink only builds its graph.
+    RenamesAtRun,
+    /// Its manifest's Main-Class is not in the jar.
+    MissingMain,
 }
+
+/// The name [`JobVariant::SelfNamed`] gives its job.
+pub const SELF_NAMED_JOB: &str = "self-named-example";
 
 impl JobVariant {
     fn name(self) -> &'static str {
@@ -34,6 +43,9 @@ impl JobVariant {
             JobVariant::Normal => "normal",
             JobVariant::Broken => "broken",
             JobVariant::Incompatible => "incompatible",
+            JobVariant::SelfNamed => "self-named",
+            JobVariant::RenamesAtRun => "renames-at-run",
+            JobVariant::MissingMain => "missing-main",
         }
     }
 }
@@ -41,10 +53,12 @@ impl JobVariant {
 /// The example job's jar for `dist`'s Flink version, built once with
 /// `javac` and `jar` and cached.
 pub fn example_jar(dist: &FlinkDist, variant: JobVariant) -> PathBuf {
-    let dir = cache_dir()
-        .join("jars")
-        .join(dist.version())
-        .join(variant.name());
+    // Keyed by the source too: a changed job is never served from an older build.
+    let dir = cache_dir().join("jars").join(dist.version()).join(format!(
+        "{}-{:016x}",
+        variant.name(),
+        fnv1a(SOURCE)
+    ));
     build_once(&dir, |staging| {
         let src = staging.join("src/flinkops/example");
         let classes = staging.join("classes");
@@ -65,7 +79,11 @@ pub fn example_jar(dist: &FlinkDist, variant: JobVariant) -> PathBuf {
             .arg("--file")
             .arg(staging.join("job.jar"))
             .arg("--main-class")
-            .arg(EXAMPLE_MAIN_CLASS)
+            .arg(if variant == JobVariant::MissingMain {
+                "flinkops.example.NotInThisJar"
+            } else {
+                EXAMPLE_MAIN_CLASS
+            })
             .arg("-C")
             .arg(&classes)
             .arg("."))?;
@@ -101,6 +119,12 @@ pub async fn counter_value(client: &FlinkClient, job: &JobId) -> Result<u64, Str
         .and_then(|m| m.max)
         .map(|v| v as u64)
         .ok_or_else(|| format!("job {job}: no value for {name} yet"))
+}
+
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Waits until the example job's counter reached `at_least`; returns it.

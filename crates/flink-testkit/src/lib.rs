@@ -33,7 +33,7 @@ pub use flink_testkit_macros::each_version;
 pub use gce_metadata_standin::{GceTree, MetadataStandin};
 pub use jobs::{
     counter_value, example_jar, wait_counter_at_least, wait_counter_parallelism, JobVariant,
-    EXAMPLE_MAIN_CLASS,
+    EXAMPLE_MAIN_CLASS, SELF_NAMED_JOB,
 };
 pub use stores::{Emulated, GcsEmulator, S3Emulator};
 pub use wait::{eventually, patience, wait_running, wait_terminal};

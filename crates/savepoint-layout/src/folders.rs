@@ -126,3 +126,77 @@ fn fnv1a(bytes: &[u8]) -> u32 {
         (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })
 }
+
+/// True when `file_name` is a jar flink-deploy uploaded for `job_name`:
+/// `flink-deploy--<job folder>--<UTC yyyymmddHHMMSS>.jar` (or the folder of
+/// [`legacy_job_folder`]), as listed by `/jars` or, with Flink's `<uuid>_`
+/// prefix, as named in a job's `pipeline.jars`. flink-savepointer and
+/// flink-deploy both use it to find a job started from a jar of that name.
+pub fn is_deploy_jar_of(file_name: &str, job_name: &str) -> bool {
+    const PREFIX: &str = "flink-deploy--";
+    let name = match file_name.strip_prefix(PREFIX) {
+        Some(rest) => rest,
+        None => match file_name.split_once('_') {
+            Some((uuid, rest))
+                if !uuid.is_empty()
+                    && uuid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                match rest.strip_prefix(PREFIX) {
+                    Some(rest) => rest,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        },
+    };
+    let Some(rest) = name.strip_suffix(".jar") else {
+        return false;
+    };
+    match rest.rsplit_once("--") {
+        Some((folder, stamp)) => {
+            (folder == job_folder(job_name) || folder == legacy_job_folder(job_name))
+                && stamp.len() == 14
+                && stamp.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// How long after a jar's upload flink-deploy may run it: the preflight, the stop with a
+/// savepoint and the run request come right after the upload.
+pub const DEPLOY_RUN_WINDOW_MS: i64 = 10 * 60 * 1000;
+
+/// True when a job that started at `job_start` (epoch ms, the JobManager's clock) was most
+/// likely started by flink-deploy from a jar uploaded at `jar_uploaded` (same clock): within
+/// [`DEPLOY_RUN_WINDOW_MS`] after it. Flink's REST API does not say which jar a job runs.
+pub fn started_after_upload(job_start: i64, jar_uploaded: i64) -> bool {
+    (0..=DEPLOY_RUN_WINDOW_MS).contains(&(job_start - jar_uploaded))
+}
+
+#[cfg(test)]
+mod deploy_jar_tests {
+    use super::is_deploy_jar_of;
+
+    #[test]
+    fn deploy_jars_are_recognised_with_or_without_flinks_prefix() {
+        let jar = "flink-deploy--my~20job--20261201120000.jar";
+        assert!(is_deploy_jar_of(jar, "my job"));
+        assert!(is_deploy_jar_of(
+            &format!("0f1e2d3c-aaaa-bbbb-cccc-0123456789ab_{jar}"),
+            "my job"
+        ));
+        assert!(!is_deploy_jar_of(jar, "my job 2"));
+        assert!(!is_deploy_jar_of(
+            "flink-deploy-plan--my~20job--20261201120000.jar",
+            "my job"
+        ));
+        assert!(!is_deploy_jar_of(
+            "x_y_flink-deploy--my~20job--20261201120000.jar",
+            "my job"
+        ));
+        assert!(!is_deploy_jar_of(
+            "flink-deploy--my~20job--2026.jar",
+            "my job"
+        ));
+    }
+}

@@ -30,7 +30,10 @@ mod store;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-pub use folders::{job_folder, job_name_of, legacy_job_folder, parse_job_name, MAX_JOB_FOLDER};
+pub use folders::{
+    is_deploy_jar_of, job_folder, job_name_of, legacy_job_folder, parse_job_name,
+    started_after_upload, MAX_JOB_FOLDER,
+};
 pub use store::StoreError;
 
 use time::macros::format_description;

@@ -14,6 +14,7 @@ mod containers;
 mod deploy;
 mod deploy_buckets;
 mod deploy_hardening;
+mod deploy_names;
 mod hostile_jobmanager;
 mod quickstart;
 mod quickstart_state;

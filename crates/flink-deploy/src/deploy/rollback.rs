@@ -120,6 +120,18 @@ pub enum NewVersionFailed {
     /// It ran, and failed the health check.
     #[error("{0}")]
     Unhealthy(Unhealthy),
+    /// It runs under another name than `--job-name` (its `main()` named it at run time
+    /// otherwise than in the preflight): nothing would find it again.
+    #[error("it runs as '{}', not '{}' (--job-name), although its job graph had the right name before it ran: \
+             its main() names the job at run time. The next deploy and flink-savepointer would not find it. \
+             Change the name in the job's code, or pass --job-name '{}'",
+        printable(.actual), printable(.expected), printable(.actual))]
+    WrongName {
+        /// `--job-name`.
+        expected: String,
+        /// The running job's name.
+        actual: String,
+    },
 }
 
 /// How the rollback's own job did.
