@@ -226,14 +226,35 @@ fn job_image(deployer: &str, dir: &Path) -> String {
         context.join("job.jar"),
     )
     .unwrap();
-    std::fs::write(
-        context.join("deploy.yaml"),
-        format!(
-            "savepoint-dir: /savepoints\nstartup-timeout: 3m\nstable-for: 5s\n\
-             program-args: [\"--name\", \"{JOB}\"]\n"
-        ),
-    )
-    .unwrap();
+    // The documented example spec, as a user copies it, with the bucket swapped for the shared
+    // volume (no GCS here) and shorter waits. No `--name` for the jar: the job takes its name from
+    // `--job-name` (pipeline.name), so the documented command works twice in a row.
+    let example = std::fs::read_to_string(repo().join("docker/example/deploy.yaml")).unwrap();
+    let mut replaced = 0;
+    let spec: String = example
+        .lines()
+        .map(|line| {
+            let swapped = [
+                ("savepoint-dir:", "savepoint-dir: /savepoints"),
+                ("startup-timeout:", "startup-timeout: 3m"),
+                ("stable-for:", "stable-for: 5s"),
+            ]
+            .into_iter()
+            .find(|(key, _)| line.starts_with(key));
+            match swapped {
+                Some((_, with)) => {
+                    replaced += 1;
+                    format!("{with}\n")
+                }
+                None => format!("{line}\n"),
+            }
+        })
+        .collect();
+    assert_eq!(
+        replaced, 3,
+        "docker/example/deploy.yaml changed shape:\n{example}"
+    );
+    std::fs::write(context.join("deploy.yaml"), spec).unwrap();
     let tag = "flink-ops-test/job:latest";
     let dockerfile = repo().join("docker/job.Dockerfile.example");
     docker([
