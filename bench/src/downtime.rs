@@ -102,6 +102,9 @@ pub struct Results {
     /// time the JobManager recorded: how well the common start point
     /// stands for "told to stop".
     pub trigger_lag_ms: Series,
+    /// Milliseconds between flink-deploy's reported `timings_ms.downtime` and the bench's own
+    /// reading of the same JobManager records, one per flink-deploy update (absolute value).
+    pub deploy_disagreement_ms: Series,
 }
 
 impl Results {
@@ -182,6 +185,13 @@ pub async fn measure(lab: &Lab, runs: usize) -> Result<Results> {
                     results.trigger_lag_ms.push((stopped - requested) as f64);
                 }
                 eprintln!("[bench]   downtime {downtime:.2}s, restored from {restored}");
+                if let (Method::Deploy, Some(reported)) = (method, update.self_reported_s) {
+                    let off_ms = ((reported - downtime) * 1000.0).abs();
+                    eprintln!(
+                        "[bench]   flink-deploy reported {reported:.3}s ({off_ms:.0} ms off)"
+                    );
+                    results.deploy_disagreement_ms.push(off_ms);
+                }
                 let figures = results.entry(method, jar);
                 figures.downtime.push(downtime);
                 if let Some(s) = update.self_reported_s {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use flink_rest::{FlinkClient, JarId, JobId, JobState, RunJob};
 
+use crate::downtime;
 use crate::health;
 use crate::jar::JarInfo;
 use crate::outcome::{ms, rest_failure, Exit, Failure, Report};
@@ -265,6 +266,7 @@ async fn run(
         restore: restore.clone(),
     };
     let submitted = Instant::now();
+    let mut all_running_at = None;
     let outcome = match submit(client, s, &jar_id, &run_job).await {
         Ok(new_job) => {
             let after_submit = Instant::now();
@@ -289,16 +291,32 @@ async fn run(
                     expected: s.job_name.clone(),
                     actual,
                 })),
-                None => interrupt
-                    .unless(health::check(
+                None => {
+                    // Read alongside the watch: when every subtask first ran, before any restart
+                    // during --stable-for could move those times. The watch decides; the
+                    // reading never delays its verdict.
+                    let watch = interrupt.unless(health::check(
                         client,
                         &new_job,
                         s.args.startup_timeout,
                         s.args.stable_for,
                         s.args.require_checkpoint,
-                    ))
-                    .await
-                    .map(|r| r.map_err(NewVersionFailed::Unhealthy)),
+                    ));
+                    let reading =
+                        downtime::all_running_at(client, &new_job, s.args.startup_timeout);
+                    tokio::pin!(watch, reading);
+                    let mut read = false;
+                    let checked = loop {
+                        tokio::select! {
+                            checked = &mut watch => break checked,
+                            at = &mut reading, if !read => {
+                                read = true;
+                                all_running_at = at;
+                            }
+                        }
+                    };
+                    checked.map(|r| r.map_err(NewVersionFailed::Unhealthy))
+                }
             };
             match checked {
                 None => {
@@ -319,10 +337,18 @@ async fn run(
     match outcome {
         Ok((after_submit, healthy)) => {
             report.timings_ms.until_running = ms(healthy.until_running);
-            if report.old_job_id.is_some() {
-                // From the stop request to every task of the new job running.
-                report.timings_ms.downtime =
+            if let (Some(old), Some(savepoint)) = (&report.old_job_id, &report.savepoint) {
+                report.timings_ms.observed_downtime =
                     ms(after_submit + healthy.until_running - downtime_start);
+                let old = JobId::new(old.clone());
+                let triggered = downtime::savepoint_triggered_at(client, &old, savepoint).await;
+                report.timings_ms.downtime = downtime::between(triggered, all_running_at);
+                if report.timings_ms.downtime.is_none() {
+                    tracing::warn!(
+                        "the downtime by Flink's clock is unknown: the JobManager's records of the \
+                         stop's savepoint or of the new job's tasks could not be read"
+                    );
+                }
             }
             prune_jars(client, s, &jar_id, plan.previous_jar.as_deref()).await;
             tracing::info!("deployed");

@@ -9,6 +9,7 @@
 
 mod cli;
 mod deploy;
+mod downtime;
 mod health;
 mod holdings;
 mod jar;

@@ -72,9 +72,15 @@ pub struct Timings {
     pub submission: Option<u128>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until_running: Option<u128>,
-    /// From the stop request to the new job running with all its tasks.
+    /// The update's downtime by the JobManager's own clock: from its trigger of the stop's
+    /// savepoint to the last subtask of the new job running. Left out when Flink's records of
+    /// either could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub downtime: Option<u128>,
+    /// The same span as flink-deploy saw it through the REST API: from its stop request to its
+    /// first view of every task running, which lags by up to `web.refresh-interval` (3 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_downtime: Option<u128>,
 }
 
 pub fn ms(d: Duration) -> Option<u128> {
@@ -109,6 +115,7 @@ impl Report {
             timing("submission", t.submission),
             timing("until running", t.until_running),
             timing("downtime", t.downtime),
+            timing("observed downtime", t.observed_downtime),
         ]
         .into_iter()
         .flatten()

@@ -148,12 +148,16 @@ async fn up(state: &Path) -> Result<()> {
         "  savepoint of the update     {}",
         update["savepoint"].as_str().unwrap_or("-")
     );
-    println!(
-        "  downtime                    {} ms",
-        update["timings_ms"]["downtime"]
+    let timing = |key: &str| {
+        update["timings_ms"][key]
             .as_u64()
-            .map(|d| d.to_string())
+            .map(|d| format!("{d} ms"))
             .unwrap_or_else(|| "-".into())
+    };
+    println!("  downtime (Flink's clock)    {}", timing("downtime"));
+    println!(
+        "  downtime (seen over REST)   {}",
+        timing("observed_downtime")
     );
     println!("  Flink web UI                {url}");
     println!();

@@ -464,6 +464,40 @@ impl FlinkClient {
             .await
     }
 
+    /// `GET /jobs/{id}/vertices/{vid}/subtasktimes`.
+    pub async fn subtask_times(&self, job: &JobId, vertex: &str) -> Result<SubtaskTimes> {
+        if !is_hex_id(vertex) {
+            return Err(InvalidId::new("vertex id", vertex).into());
+        }
+        self.get(self.endpoint(
+            &["jobs", job.checked()?, "vertices", vertex, "subtasktimes"],
+            None,
+        ))
+        .await
+    }
+
+    /// When the last subtask of `job` switched to RUNNING, on the JobManager's clock (epoch
+    /// milliseconds); `None` while some subtask has not run yet (the REST API caches a job's
+    /// view for up to `web.refresh-interval`).
+    pub async fn all_running_at(&self, job: &JobId) -> Result<Option<i64>> {
+        let details = self.job(job).await?;
+        let mut last = None;
+        for vertex in &details.vertices {
+            for subtask in self.subtask_times(job, &vertex.id).await?.subtasks {
+                match subtask
+                    .timestamps
+                    .get("RUNNING")
+                    .copied()
+                    .filter(|t| *t > 0)
+                {
+                    Some(at) => last = last.max(Some(at)),
+                    None => return Ok(None),
+                }
+            }
+        }
+        Ok(last)
+    }
+
     /// `GET /jobs/{id}/checkpoints`.
     pub async fn checkpoints(&self, job: &JobId) -> Result<CheckpointStats> {
         self.get(self.endpoint(&["jobs", job.checked()?, "checkpoints"], None))

@@ -634,6 +634,26 @@ pub(crate) struct JarUploadResponse {
     pub filename: String,
 }
 
+/// `GET /jobs/{id}/vertices/{vid}/subtasktimes`: when each subtask of a vertex entered each
+/// execution state, on the JobManager's clock.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct SubtaskTimes {
+    /// One entry per subtask.
+    #[serde(default)]
+    pub subtasks: Vec<SubtaskTime>,
+}
+
+/// When one subtask entered each state.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct SubtaskTime {
+    /// Its index.
+    #[serde(default)]
+    pub subtask: u32,
+    /// State name (`RUNNING`, `DEPLOYING`, …) to epoch milliseconds; 0 for a state not reached.
+    #[serde(default)]
+    pub timestamps: BTreeMap<String, i64>,
+}
+
 /// `POST /jars/{id}/plan`: the job graph a jar's `main()` builds, without running it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct JobPlan {
