@@ -27,10 +27,19 @@ pub enum Method {
     Cli,
     /// Stop-with-savepoint and a run of an uploaded jar, by REST in-process.
     Floor,
+    /// The floor with flink-deploy's preflight just before the stop: `POST /jars/{id}/plan` of
+    /// the same run. Against (d), what the preflight does to the downtime.
+    FloorPreflight,
 }
 
 impl Method {
-    pub const ALL: [Method; 4] = [Method::Deploy, Method::Python, Method::Cli, Method::Floor];
+    pub const ALL: [Method; 5] = [
+        Method::Deploy,
+        Method::Python,
+        Method::Cli,
+        Method::Floor,
+        Method::FloorPreflight,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -38,6 +47,7 @@ impl Method {
             Method::Python => "(b) Python script (`requests`: stop, upload, run)",
             Method::Cli => "(c) Flink CLI (`flink stop` + `flink run -d -s`)",
             Method::Floor => "(d) floor: REST stop-with-savepoint + run of an uploaded jar",
+            Method::FloorPreflight => "(e) the floor after a preflight (`POST /jars/{id}/plan`)",
         }
     }
 
@@ -47,6 +57,7 @@ impl Method {
             Method::Python => "python",
             Method::Cli => "cli",
             Method::Floor => "floor",
+            Method::FloorPreflight => "floor-preflight",
         }
     }
 }
@@ -313,11 +324,14 @@ async fn update(
                 processes: vec![("flink stop", stopped.stats), ("flink run -d", ran.stats)],
             })
         }
-        Method::Floor => {
+        Method::Floor | Method::FloorPreflight => {
             let jar_id = match jar {
                 JarKind::Example => &floor_jars[0],
                 JarKind::Padded => &floor_jars[1],
             };
+            if method == Method::FloorPreflight {
+                lab.client().plan_jar(jar_id, &run_job(None)).await?;
+            }
             let target = format!("file://{}", savepoints.display());
             let (new_job, requested, took) = floor(lab.client(), old, jar_id, &target).await?;
             Ok(Update {
