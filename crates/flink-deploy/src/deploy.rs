@@ -319,6 +319,7 @@ async fn run(
     match outcome {
         Ok((after_submit, healthy)) => {
             report.timings_ms.until_running = ms(healthy.until_running);
+            report.rescales = (healthy.rescales > 0).then_some(healthy.rescales);
             if report.old_job_id.is_some() {
                 // From the stop request to every task of the new job running.
                 report.timings_ms.downtime =
