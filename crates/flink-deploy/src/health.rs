@@ -161,13 +161,19 @@ async fn wait(
                 });
             }
             Some(Ok(details)) if failures_count => {
-                // Unreadable for now: the next round asks again.
-                if let Some(Ok(Some(failures))) = until(deadline, failures(client, job)).await {
-                    return Err(Unhealthy::FailedStarting {
-                        state: details.state,
-                        failures: failures.0,
-                        cause: failures.1,
-                    });
+                match until(deadline, failures(client, job)).await {
+                    Some(Ok(Some(failures))) => {
+                        return Err(Unhealthy::FailedStarting {
+                            state: details.state,
+                            failures: failures.0,
+                            cause: failures.1,
+                        });
+                    }
+                    // Unreadable for now: the next round asks again.
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "cannot read the job's exception history; retrying")
+                    }
+                    Some(Ok(None)) | None => {}
                 }
             }
             Some(Ok(_)) | None => {}

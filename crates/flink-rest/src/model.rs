@@ -700,32 +700,57 @@ pub struct ExceptionHistory {
 #[serde(rename_all = "camelCase")]
 pub struct RootException {
     /// The exception's class, e.g. `java.lang.IllegalStateException`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub exception_name: String,
     /// Its stack trace, with its `Caused by:` chain.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub stacktrace: String,
     /// When it happened, in ms since the epoch (the JobManager's clock).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub timestamp: i64,
     /// The task it happened in (`counter (1/2)#0`), absent for a global failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_name: Option<String>,
-    /// Where the task ran: `location` up to 1.20, `endpoint` from 2.0 on.
-    #[serde(default, alias = "location", skip_serializing_if = "Option::is_none")]
+    /// Where the task ran (`host:port`), from 1.20 on (see [`RootException::where_it_ran`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// Where the task ran, up to 1.20 (deprecated there, beside `endpoint`; gone in 2.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// The TaskManager the task ran on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_manager_id: Option<String>,
     /// Labels failure enrichers attached.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub failure_labels: BTreeMap<String, String>,
     /// Failures of other tasks that Flink handled with this one.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub concurrent_exceptions: Vec<RootException>,
 }
 
+/// A JSON `null` read as the type's default (Flink writes `null` for absent collections).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 impl RootException {
+    /// Where the task ran, whichever of `endpoint` and `location` Flink wrote.
+    pub fn where_it_ran(&self) -> Option<&str> {
+        self.endpoint.as_deref().or(self.location.as_deref())
+    }
+
     /// Its root cause in one printable line: the exception's message and, when Flink wrapped
     /// it, the last `Caused by:` (a class not found, a state that cannot be mapped, the user's
     /// exception), then the task it happened in.
@@ -785,10 +810,11 @@ mod tests {
         }
         // The default scheduler names the task and where it ran (`location` up to 1.20).
         let entry: RootException = serde_json::from_str(
-            r#"{"exceptionName":"org.apache.flink.runtime.JobException","stacktrace":"org.apache.flink.runtime.JobException: Recovery is suppressed\n\tat x.y(Z.java:1)\nCaused by: java.lang.ClassNotFoundException: com.example.Gone\n\tat q.r(S.java:2)","timestamp":1,"taskName":"counter (1/2)#0","location":"localhost:3456","taskManagerId":"tm-1"}"#,
+            r#"{"exceptionName":"org.apache.flink.runtime.JobException","stacktrace":"org.apache.flink.runtime.JobException: Recovery is suppressed\n\tat x.y(Z.java:1)\nCaused by: java.lang.ClassNotFoundException: com.example.Gone\n\tat q.r(S.java:2)","timestamp":1,"taskName":"counter (1/2)#0","location":"localhost:3456","endpoint":"localhost:3456","taskManagerId":"tm-1","failureLabels":null,"concurrentExceptions":[{"exceptionName":"x","stacktrace":"x","timestamp":null,"taskName":null,"location":null}]}"#,
         )
         .unwrap();
-        assert_eq!(entry.endpoint.as_deref(), Some("localhost:3456"));
+        assert_eq!(entry.where_it_ran(), Some("localhost:3456"));
+        assert_eq!(entry.concurrent_exceptions.len(), 1);
         assert_eq!(
             entry.summary(),
             "org.apache.flink.runtime.JobException: Recovery is suppressed \
