@@ -192,8 +192,9 @@ async fn exception_count(client: &FlinkClient, job: &JobId) -> usize {
 }
 
 /// Flink's own records, which the health watch relies on: a failure the job recovers from
-/// leaves one entry in `/jobs/{id}/exceptions` (with the fields flink-rest reads), and a
-/// rescale of the adaptive scheduler (a TaskManager joined) leaves none.
+/// leaves one entry in `/jobs/{id}/exceptions` (with the fields flink-rest reads), a rescale of
+/// the adaptive scheduler (a TaskManager joined) leaves none, and a TaskManager that leaves
+/// (killed) is a failure again.
 #[each_version(flavor = "multi_thread")]
 async fn a_failure_is_in_the_exception_history_a_rescale_is_not(version: &str) {
     let mut cluster = elastic_cluster(version).await;
@@ -286,6 +287,27 @@ async fn a_failure_is_in_the_exception_history_a_rescale_is_not(version: &str) {
         1,
         "a rescale adds no entry to the exception history"
     );
+
+    // A TaskManager that leaves is a failure in Flink's records: its tasks fail.
+    cluster.kill_taskmanager(1);
+    let client = cluster.client();
+    let lost = eventually(
+        "the lost TaskManager's failure is in the history",
+        Duration::from_secs(90),
+        || async move {
+            let history = client
+                .exceptions(job, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            match history.entries.len() {
+                2 => Ok(history.entries[0].summary()),
+                n => Err(format!("{n} entries")),
+            }
+        },
+    )
+    .await;
+    eprintln!("a TaskManager killed: {lost}");
+    wait_counter_parallelism(client, job, 1, "after a TaskManager left").await;
 }
 
 /// A TaskManager joining during `--stable-for` rescales the new job: logged once, exit 0, the job
