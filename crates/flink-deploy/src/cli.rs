@@ -137,7 +137,8 @@ pub struct DeployArgs {
     #[arg(long, value_parser = parse_timeout, default_value = "5m", value_name = "DURATION")]
     pub startup_timeout: Duration,
 
-    /// How long the new job must run without restarts to count as healthy
+    /// How long the new job must run without a failure in Flink's exception history to count as
+    /// healthy (a rescale of the adaptive scheduler is logged, not a failure)
     #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
     pub stable_for: Duration,
 

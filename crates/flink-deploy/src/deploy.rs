@@ -337,6 +337,7 @@ async fn run(
     match outcome {
         Ok((after_submit, healthy)) => {
             report.timings_ms.until_running = ms(healthy.until_running);
+            report.rescales = (healthy.rescales > 0).then_some(healthy.rescales);
             if let (Some(old), Some(savepoint)) = (&report.old_job_id, &report.savepoint) {
                 report.timings_ms.observed_downtime =
                     ms(after_submit + healthy.until_running - downtime_start);

@@ -56,6 +56,9 @@ pub struct Report {
     /// The jar a rollback ran: the release the old job was started from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback_jar: Option<String>,
+    /// Rescales of the adaptive scheduler during the health watch (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rescales: Option<u32>,
     pub timings_ms: Timings,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

@@ -551,25 +551,21 @@ impl FlinkClient {
         self.get(url).await
     }
 
-    /// Why the job last failed: the first line of the newest entry of its
-    /// exception history (`GET /jobs/{id}/exceptions`), if it has failed.
+    /// The job's exception history (`GET /jobs/{id}/exceptions`), newest first, at most
+    /// `max` entries (Flink's own limit without it). Empty for a job that never failed; a
+    /// rescale of the adaptive scheduler adds nothing.
+    pub async fn exceptions(&self, job: &JobId, max: Option<u32>) -> Result<ExceptionHistory> {
+        let query = max.map(|m| format!("maxExceptions={m}"));
+        let url = self.endpoint(&["jobs", job.checked()?, "exceptions"], query.as_deref());
+        let answer: JobExceptions = self.get(url).await?;
+        Ok(answer.exception_history.unwrap_or_default())
+    }
+
+    /// Why the job last failed: the [summary](RootException::summary) of the newest entry
+    /// of its exception history, if it has failed.
     pub async fn last_failure(&self, job: &JobId) -> Result<Option<String>> {
-        let url = self.endpoint(
-            &["jobs", job.checked()?, "exceptions"],
-            Some("maxExceptions=1"),
-        );
-        let history: JobExceptions = self.get(url).await?;
-        Ok(history
-            .exception_history
-            .and_then(|h| h.entries.into_iter().next())
-            .map(|e| {
-                let line = first_meaningful_line(&e.stacktrace);
-                if line.is_empty() {
-                    e.exception_name
-                } else {
-                    line
-                }
-            }))
+        let history = self.exceptions(job, Some(1)).await?;
+        Ok(history.entries.first().map(RootException::summary))
     }
 
     /// Cancels a job (`PATCH /jobs/{id}?mode=cancel`).

@@ -693,6 +693,8 @@ pub(crate) struct ConfigResponse {
     pub flink_version: String,
 }
 
+/// The answer of `GET /jobs/{id}/exceptions`: only its history is read (the first-level
+/// `root-exception`, `all-exceptions`, ... of Flink 1.x are deprecated and gone in 2.x).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct JobExceptions {
@@ -700,19 +702,92 @@ pub(crate) struct JobExceptions {
     pub exception_history: Option<ExceptionHistory>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct ExceptionHistory {
+/// A job's exception history (`exceptionHistory` of `GET /jobs/{id}/exceptions`): every
+/// failure Flink handled for the job, newest first, up to `web.exception-history-size`
+/// (16 by default). A rescale of the adaptive scheduler leaves no entry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ExceptionHistory {
+    /// The failures, newest first.
     #[serde(default)]
-    pub entries: Vec<ExceptionEntry>,
+    pub entries: Vec<RootException>,
+    /// Whether Flink left older ones out (the history size or `maxExceptions`).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
-#[derive(Deserialize)]
+/// One failure of a job: the exception that made Flink restart or fail it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ExceptionEntry {
-    #[serde(default)]
+pub struct RootException {
+    /// The exception's class, e.g. `java.lang.IllegalStateException`.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub exception_name: String,
-    #[serde(default)]
+    /// Its stack trace, with its `Caused by:` chain.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub stacktrace: String,
+    /// When it happened, in ms since the epoch (the JobManager's clock).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub timestamp: i64,
+    /// The task it happened in (`counter (1/2)#0`), absent for a global failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_name: Option<String>,
+    /// Where the task ran (`host:port`), from 1.20 on (see [`RootException::where_it_ran`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Where the task ran, up to 1.20 (deprecated there, beside `endpoint`; gone in 2.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// The TaskManager the task ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_manager_id: Option<String>,
+    /// Labels failure enrichers attached.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub failure_labels: BTreeMap<String, String>,
+    /// Failures of other tasks that Flink handled with this one.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub concurrent_exceptions: Vec<RootException>,
+}
+
+/// A JSON `null` read as the type's default (Flink writes `null` for absent collections).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+impl RootException {
+    /// Where the task ran, whichever of `endpoint` and `location` Flink wrote.
+    pub fn where_it_ran(&self) -> Option<&str> {
+        self.endpoint.as_deref().or(self.location.as_deref())
+    }
+
+    /// Its root cause in one printable line: the exception's message and, when Flink wrapped
+    /// it, the last `Caused by:` (a class not found, a state that cannot be mapped, the user's
+    /// exception), then the task it happened in.
+    pub fn summary(&self) -> String {
+        let line = crate::error::first_meaningful_line(&self.stacktrace);
+        let line = if line.is_empty() {
+            crate::printable_name(&self.exception_name).into_owned()
+        } else {
+            line
+        };
+        match &self.task_name {
+            Some(task) if !task.trim().is_empty() => {
+                format!("{line} (in task {})", crate::printable_name(task))
+            }
+            _ => line,
+        }
+    }
 }
 
 /// One metric value as the REST API reports it.
@@ -734,6 +809,45 @@ pub struct Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exception_histories_of_both_versions_parse() {
+        // Trimmed answers of real Flink with the adaptive scheduler (no taskName there).
+        let v1_20 = r#"{"root-exception":null,"timestamp":null,"all-exceptions":[],"truncated":false,"exceptionHistory":{"entries":[{"exceptionName":"java.lang.IllegalStateException","stacktrace":"java.lang.IllegalStateException: fails once\n\tat a.b(C.java:1)\n","timestamp":1796129552850,"failureLabels":{},"concurrentExceptions":[]}],"truncated":false}}"#;
+        let v2_3 = r#"{"exceptionHistory":{"entries":[{"exceptionName":"java.lang.IllegalStateException","stacktrace":"java.lang.IllegalStateException: fails once\n\tat a.b(C.java:1)\n","timestamp":1796129598770,"failureLabels":{},"concurrentExceptions":[]}],"truncated":false}}"#;
+        for body in [v1_20, v2_3] {
+            let answer: JobExceptions = serde_json::from_str(body).unwrap();
+            let history = answer.exception_history.unwrap();
+            assert!(!history.truncated);
+            assert_eq!(history.entries.len(), 1);
+            let entry = &history.entries[0];
+            assert!(entry.timestamp > 0);
+            assert_eq!(entry.task_name, None);
+            assert_eq!(
+                entry.summary(),
+                "java.lang.IllegalStateException: fails once"
+            );
+        }
+        // The default scheduler names the task and where it ran (`location` up to 1.20).
+        let entry: RootException = serde_json::from_str(
+            r#"{"exceptionName":"org.apache.flink.runtime.JobException","stacktrace":"org.apache.flink.runtime.JobException: Recovery is suppressed\n\tat x.y(Z.java:1)\nCaused by: java.lang.ClassNotFoundException: com.example.Gone\n\tat q.r(S.java:2)","timestamp":1,"taskName":"counter (1/2)#0","location":"localhost:3456","endpoint":"localhost:3456","taskManagerId":"tm-1","failureLabels":null,"concurrentExceptions":[{"exceptionName":"x","stacktrace":"x","timestamp":null,"taskName":null,"location":null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(entry.where_it_ran(), Some("localhost:3456"));
+        assert_eq!(entry.concurrent_exceptions.len(), 1);
+        assert_eq!(
+            entry.summary(),
+            "org.apache.flink.runtime.JobException: Recovery is suppressed \
+             (caused by java.lang.ClassNotFoundException: com.example.Gone) (in task counter (1/2)#0)"
+        );
+        // A history Flink answers without entries, or without the history at all.
+        let empty: JobExceptions =
+            serde_json::from_str(r#"{"exceptionHistory":{"entries":[],"truncated":false}}"#)
+                .unwrap();
+        assert!(empty.exception_history.unwrap().entries.is_empty());
+        let absent: JobExceptions = serde_json::from_str("{}").unwrap();
+        assert!(absent.exception_history.is_none());
+    }
 
     #[test]
     fn the_newest_restorable_checkpoint_skips_discarded_and_unfinished_ones() {

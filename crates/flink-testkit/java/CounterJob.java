@@ -28,7 +28,9 @@ import org.apache.flink.util.Collector;
  * "self-named" names its job "self-named-example" whatever it is given;
  * "renames-at-run" appends "-at-run" to --name when it really runs (not when
  * Flink only builds its graph); "missing-main" is built with a Main-Class
- * that is not in the jar.
+ * that is not in the jar; "fails-once" throws in its first attempt (attempt
+ * number 0) on the first record it gets 8 s or more after it opened, and
+ * runs normally in every later attempt: a failure the job recovers from.
  */
 public class CounterJob {
     static final String VARIANT = "@VARIANT@";
@@ -75,9 +77,11 @@ public class CounterJob {
     static class Counter extends KeyedProcessFunction<Long, Long, Long> {
         private transient ValueState<Long> count;
         private transient volatile long maxCount;
+        private transient long openedAt;
 
         @Override
         public void open(OpenContext context) {
+            openedAt = System.currentTimeMillis();
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
             getRuntimeContext().getMetricGroup().gauge("maxCount", (Gauge<Long>) () -> maxCount);
         }
@@ -86,6 +90,11 @@ public class CounterJob {
         public void processElement(Long value, Context ctx, Collector<Long> out) throws Exception {
             if (VARIANT.equals("broken")) {
                 throw new IllegalStateException("broken release: fails on its first record");
+            }
+            if (VARIANT.equals("fails-once")
+                    && getRuntimeContext().getTaskInfo().getAttemptNumber() == 0
+                    && System.currentTimeMillis() - openedAt >= 8000) {
+                throw new IllegalStateException("fails once: attempt 0 fails 8 s after it opened");
             }
             Long current = count.value();
             long next = (current == null ? 0 : current) + 1;

@@ -32,6 +32,9 @@ pub enum JobVariant {
     RenamesAtRun,
     /// Its manifest's Main-Class is not in the jar.
     MissingMain,
+    /// Fails once: its first attempt throws on the first record 8 s or more after it opened
+    /// (`fails once` in the message); every later attempt counts like [`JobVariant::Normal`].
+    FailsOnce,
 }
 
 /// The name [`JobVariant::SelfNamed`] gives its job.
@@ -46,6 +49,7 @@ impl JobVariant {
             JobVariant::SelfNamed => "self-named",
             JobVariant::RenamesAtRun => "renames-at-run",
             JobVariant::MissingMain => "missing-main",
+            JobVariant::FailsOnce => "fails-once",
         }
     }
 }

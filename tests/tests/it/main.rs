@@ -15,6 +15,7 @@ mod deploy;
 mod deploy_buckets;
 mod deploy_hardening;
 mod deploy_names;
+mod deploy_rescale;
 mod hostile_jobmanager;
 mod quickstart;
 mod quickstart_state;
