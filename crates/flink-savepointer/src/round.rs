@@ -378,7 +378,9 @@ impl Savepointer {
                 let mut first = false;
                 self.status.job(name, |s| {
                     s.failures += 1;
-                    first = dir.is_some() && s.unwritable_dir != dir;
+                    // Once while the job keeps failing so (each minute's folder is another
+                    // path: not a new problem).
+                    first = dir.is_some() && s.unwritable_dir.is_none();
                     s.unwritable_dir.clone_from(&dir);
                 });
                 let cause = printable(cause);
