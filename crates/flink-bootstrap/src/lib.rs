@@ -12,5 +12,6 @@ pub mod layers;
 mod plugins;
 mod privileges;
 mod run;
+mod state_dirs;
 
 pub use run::{main, run};

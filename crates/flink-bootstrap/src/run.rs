@@ -24,6 +24,7 @@ use crate::exit::{fail, Exit, Failure, OrExit};
 use crate::layers::{self, Inputs};
 use crate::plugins::Plugins;
 use crate::privileges;
+use crate::state_dirs::{self, RunsAs};
 
 /// How long `--metadata auto` waits for the metadata server's first answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -136,7 +137,33 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
     for (from, to, origin) in resolved.renames() {
         info!("{from} (from {origin}) is called {to} in Flink {version}: written as {to}");
     }
-    check(&resolved, role, cli.strict, cli.profile, &plugins)?;
+    // Who Flink will run as, for the state directory check: the user started Flink drops to,
+    // else this process's user. (Only a start fails on a --run-as it cannot switch to.)
+    let runs_as = match &user {
+        Some(user) => RunsAs::user(user),
+        None if action == Action::Start => RunsAs::current(),
+        None => privileges::target_user(cli.run_as.as_deref())
+            .ok()
+            .flatten()
+            .map_or_else(RunsAs::current, |u| RunsAs::user(&u)),
+    };
+    // Started as root to drop to Flink's user: an empty state directory (a new mount) becomes
+    // that user's, as the official entrypoint does with its own directories.
+    if let (Action::Start, Some(_)) = (action, &user) {
+        for given in state_dirs::give_empty_dirs(&resolved, &runs_as) {
+            match given {
+                Ok(dir) => info!(
+                    "gave the empty state directory {} to {} (uid {}, gid {})",
+                    dir.display(),
+                    runs_as.name,
+                    runs_as.uid,
+                    runs_as.gid
+                ),
+                Err(e) => warn!("{e}"),
+            }
+        }
+    }
+    check(&resolved, role, cli.strict, cli.profile, &plugins, &runs_as)?;
 
     match action {
         Action::Explain => {
@@ -272,10 +299,12 @@ fn check(
     strict: bool,
     profile: Option<Profile>,
     plugins: &Plugins,
+    runs_as: &RunsAs,
 ) -> Result<(), Failure> {
     let mut errors = 0;
     let mut findings = validate(resolved);
     findings.extend(plugins.missing_for(resolved));
+    findings.extend(state_dirs::unwritable(resolved, runs_as));
     // The elastic profile is an instance group of TaskManagers on hosts of their own.
     if profile == Some(Profile::Elastic) {
         findings.extend(flink_config::state_dirs_across_hosts(resolved));

@@ -355,6 +355,7 @@ impl Savepointer {
             Outcome::Saved { location, took } => {
                 let size = self.savepoint_size(job, location).await;
                 self.status.job(name, |s| {
+                    s.unwritable_dir = None;
                     s.savepoints += 1;
                     s.last_success = Some(SystemTime::now());
                     s.last_success_at = Some(Instant::now());
@@ -373,9 +374,21 @@ impl Savepointer {
                 retention_failed = !self.apply_retention(name, protected, active).await;
             }
             Outcome::Failed { cause, .. } => {
-                self.status.job(name, |s| s.failures += 1);
+                let dir = unwritable_dir(cause);
+                let mut first = false;
+                self.status.job(name, |s| {
+                    s.failures += 1;
+                    // Once while the job keeps failing so (each minute's folder is another
+                    // path: not a new problem).
+                    first = dir.is_some() && s.unwritable_dir.is_none();
+                    s.unwritable_dir.clone_from(&dir);
+                });
                 let cause = printable(cause);
-                tracing::error!(job = %shown, job_id = %job, error = %cause, "savepoint of '{shown}' failed: {cause}. The job keeps running; the next round tries again");
+                let hint = match (first, &dir) {
+                    (true, Some(dir)) => unwritable_hint(dir, self.settings.layout.root().as_str()),
+                    _ => String::new(),
+                };
+                tracing::error!(job = %shown, job_id = %job, error = %cause, "savepoint of '{shown}' failed: {cause}. The job keeps running; the next round tries again{hint}");
             }
             _ => {}
         }
@@ -744,6 +757,41 @@ impl Savepointer {
 
 /// What is left of a deadline at `now`; `None` once it passed. No deadline
 /// (a timeout beyond what `Instant` can hold) never passes.
+/// The directory Flink could not create, from a savepoint's failure `cause`: Flink's own
+/// "Failed to create savepoint directory at DIR" (a directory it may not write: the issue's
+/// root-owned mount), or the `FileAlreadyExistsException: PATH` of a regular file where a
+/// directory of the path should be (which fails for root too).
+fn unwritable_dir(cause: &str) -> Option<String> {
+    [
+        "Failed to create savepoint directory at ",
+        "FileAlreadyExistsException: ",
+    ]
+    .into_iter()
+    .find_map(|mark| {
+        let at = cause.find(mark)? + mark.len();
+        let dir: String = cause[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ')' | ',' | ';'))
+            .collect();
+        (!dir.is_empty()).then_some(dir)
+    })
+}
+
+/// What to do about a savepoint directory Flink cannot create, said once per job. The sidecar
+/// cannot know the uid the JobManager runs Flink as: the official image's is named.
+fn unwritable_hint(dir: &str, root: &str) -> String {
+    let root = root.trim_start_matches("file://");
+    format!(
+        ". The JobManager's Flink cannot create {dir} (or a directory under it): the savepoint \
+         directory must be writable \
+         by the user the JobManager runs Flink as (uid 9999, gid 9999 in the official Flink image \
+         and in docker/flink.Dockerfile's). For a directory mounted from the host, run there \
+         `sudo chown -R 9999:9999 HOST_DIR` (with `-v HOST_DIR:{root}`); a path under a regular \
+         file cannot be created by anyone. flink-bootstrap checks this before Flink starts when \
+         the JobManager's savepoint directory is set to it"
+    )
+}
+
 fn time_left(deadline: Option<Instant>, now: Instant) -> Option<Duration> {
     match deadline {
         Some(deadline) if now >= deadline => None,
@@ -919,6 +967,32 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn flinks_unwritable_directory_is_recognised_with_its_hint() {
+        let cause = "java.util.concurrent.CompletionException: java.io.IOException: Failed to \
+                     create savepoint directory at file:/data/savepoints/orders/2026-12-01-08-01 \
+                     (caused by …)";
+        assert_eq!(
+            unwritable_dir(cause).as_deref(),
+            Some("file:/data/savepoints/orders/2026-12-01-08-01")
+        );
+        assert_eq!(unwritable_dir("java.io.IOException: disk full"), None);
+        // A file on the path, as Flink 1.20 and 2.3 report it.
+        let file = "java.util.concurrent.CompletionException: org.apache.flink.runtime.checkpoint.\
+                    CheckpointException: An Exception occurred while triggering the checkpoint. \
+                    IO-problem detected. (caused by java.nio.file.FileAlreadyExistsException: \
+                    /tmp/x/blocker)";
+        assert_eq!(unwritable_dir(file).as_deref(), Some("/tmp/x/blocker"));
+        let hint = unwritable_hint("file:/data/savepoints/x", "file:///data/savepoints");
+        assert!(hint.contains("uid 9999"), "{hint}");
+        assert!(
+            hint.contains(
+                "`sudo chown -R 9999:9999 HOST_DIR` (with `-v HOST_DIR:/data/savepoints`)"
+            ),
+            "{hint}"
+        );
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct JobStats {
     /// True while a named job has no active job but one started from a jar flink-deploy
     /// uploaded under the name runs (under the name its code gives it).
     pub runs_under_another_name: bool,
+    /// Set while the last savepoint failed because Flink could not create its directory: the
+    /// directory Flink named.
+    pub unwritable_dir: Option<String>,
 }
 
 #[derive(Debug)]
@@ -131,9 +134,23 @@ impl Status {
                 crate::printable(e)
             ));
         }
+        // A directory Flink cannot create fails every savepoint: not ready, grace or not.
+        for name in &inner.expected {
+            if let Some(dir) = inner.jobs.get(name).and_then(|s| s.unwritable_dir.as_ref()) {
+                reasons.push(format!(
+                    "job '{}': Flink cannot create the savepoint directory {}; it must be \
+                     writable by the JobManager's Flink user (uid 9999 in the official image)",
+                    crate::printable(name),
+                    crate::printable(dir)
+                ));
+            }
+        }
         if now.saturating_duration_since(inner.started) >= grace {
             for name in &inner.expected {
                 let stats = inner.jobs.get(name);
+                if stats.is_some_and(|s| s.unwritable_dir.is_some()) {
+                    continue;
+                }
                 // One reason per line: a name cannot add lines.
                 let name = crate::printable(name);
                 match stats.and_then(|s| s.last_success_at) {
@@ -433,6 +450,31 @@ mod tests {
         status.jobmanager(Err("connection refused".into()));
         let why = status.readiness(later, grace, fresh).unwrap_err();
         assert!(why.contains("unreachable: connection refused"), "{why}");
+    }
+
+    #[test]
+    fn a_directory_flink_cannot_create_is_why_it_is_not_ready() {
+        let status = Status::new();
+        status.jobmanager(Ok(()));
+        status.round(["orders".to_string()].into());
+        let now = Instant::now();
+        let (grace, fresh) = (Duration::from_secs(3600), Duration::from_secs(60));
+        assert_eq!(status.readiness(now, grace, fresh), Ok(()));
+        status.job("orders", |s| {
+            s.unwritable_dir = Some("file:/data/savepoints/orders/2026-12-01-08-01".into())
+        });
+        let why = status.readiness(now, grace, fresh).unwrap_err();
+        assert_eq!(
+            why,
+            "job 'orders': Flink cannot create the savepoint directory \
+             file:/data/savepoints/orders/2026-12-01-08-01; it must be writable by the \
+             JobManager's Flink user (uid 9999 in the official image)"
+        );
+        // After the grace: still this reason, once, not \"no savepoint yet\" beside it.
+        let later = now + grace;
+        assert_eq!(status.readiness(later, grace, fresh).unwrap_err(), why);
+        status.job("orders", |s| s.unwritable_dir = None);
+        assert_eq!(status.readiness(now, grace, fresh), Ok(()));
     }
 
     #[test]

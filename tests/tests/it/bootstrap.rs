@@ -138,6 +138,13 @@ fn yaml(config: &BTreeMap<String, String>) -> String {
 
 /// The bootstrap for `home`, with no input from the test's own environment.
 fn bootstrap(home: &Path) -> Command {
+    // As root the bootstrap switches to the image's `flink` user, which this machine lacks.
+    let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
+    bootstrap_as(home, (uid == 0).then_some("root"))
+}
+
+/// The bootstrap for `home` with `--run-as USER` (none: the bootstrap's default).
+fn bootstrap_as(home: &Path, run_as: Option<&str>) -> Command {
     let mut cmd = Command::new(workspace_bin("flink-bootstrap"));
     for var in [
         "FLINK_HOME",
@@ -158,10 +165,8 @@ fn bootstrap(home: &Path) -> Command {
         cmd.env_remove(var);
     }
     cmd.arg("--flink-home").arg(home);
-    // As root the bootstrap switches to the image's `flink` user, which this machine lacks.
-    let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
-    if uid == 0 {
-        cmd.args(["--run-as", "root"]);
+    if let Some(user) = run_as {
+        cmd.args(["--run-as", user]);
     }
     cmd
 }
@@ -1000,4 +1005,143 @@ async fn bucket_state_dirs_need_their_filesystem_plugin() {
     // Once installed, no variable is needed.
     let installed = scratch.run(&mut command("check", true, None)).await;
     assert_eq!(installed.code, 0, "{}", installed.stderr);
+}
+
+/// A local savepoint directory the user Flink runs as cannot create is flagged before Flink
+/// starts, with that user's uid and gid and the commands to run (an error under `--strict`).
+/// Started as root, the bootstrap gives an empty one to the user it drops to, and Flink (here a
+/// start script standing in for it, which records who it runs as) can write there.
+#[tokio::test]
+async fn local_state_dirs_flink_cannot_write_are_flagged_with_the_fix() {
+    let scratch = Scratch::new(SUPPORTED_VERSIONS[1]);
+    let root = nix::unistd::geteuid().is_root();
+    // As root, the check is for `--run-as nobody`; otherwise for ourselves, on a read-only dir.
+    let (run_as, uid, gid) = if root {
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        (Some("nobody"), nobody.uid.as_raw(), nobody.gid.as_raw())
+    } else {
+        (
+            None,
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    };
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    // The user Flink runs as must reach the scratch dir (a temp dir is 0700).
+    mode(scratch.dir.path(), 0o755);
+    let savepoints = scratch.path("savepoints");
+    std::fs::create_dir(&savepoints).unwrap();
+    mode(&savepoints, if root { 0o755 } else { 0o555 });
+    let check = |dir: &str, strict: bool| {
+        let mut cmd = bootstrap_as(scratch.dist.home(), run_as);
+        cmd.arg("--conf-dir").arg(scratch.path("conf"));
+        cmd.args(["--metadata", "none"])
+            .args(["--set", &format!("state.savepoints.dir={dir}")]);
+        if strict {
+            cmd.arg("--strict");
+        }
+        cmd.args(["check", "jobmanager"]);
+        cmd
+    };
+    let deeper = format!("file://{}/orders", savepoints.display());
+    let warned = scratch.run(&mut check(&deeper, false)).await;
+    assert_eq!(warned.code, 0, "{}", warned.stderr);
+    for part in [
+        "execution.checkpointing.savepoint-dir".to_string(),
+        format!("uid {uid}, gid {gid}"),
+        format!("{} belongs to uid", savepoints.display()),
+        format!("sudo chown -R {uid}:{gid} HOST_DIR"),
+        format!("-v HOST_DIR:{}/orders", savepoints.display()),
+    ] {
+        assert!(
+            warned.stderr.contains(&part),
+            "`{part}` not in:\n{}",
+            warned.stderr
+        );
+    }
+    let invalid =
+        documented_exit_code("invalid configuration (values, metadata, --strict warnings)");
+    scratch
+        .refused(
+            &mut check(savepoints.to_str().unwrap(), true),
+            invalid,
+            &[&format!("sudo chown -R {uid}:{gid} HOST_DIR")],
+        )
+        .await;
+    // Under a regular file nobody can create it, root neither.
+    std::fs::write(scratch.path("a-file"), b"x").unwrap();
+    let under_file = format!("{}/savepoints", scratch.path("a-file").display());
+    let flagged = scratch.run(&mut check(&under_file, false)).await;
+    assert!(
+        flagged.stderr.contains("is not a directory"),
+        "{}",
+        flagged.stderr
+    );
+    // A writable one is not flagged.
+    let fine = scratch.path("fine");
+    std::fs::create_dir(&fine).unwrap();
+    mode(&fine, 0o777);
+    let ok = scratch.run(&mut check(fine.to_str().unwrap(), true)).await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+
+    if !root {
+        eprintln!("not root: giving an empty directory to Flink's user is not exercised");
+        return;
+    }
+    // Started as root: the empty directory becomes nobody's before the exec. The installation's
+    // start script stands in for Flink and records who it runs as, in the directory itself.
+    let home = scratch.path("home");
+    std::fs::create_dir_all(home.join("bin")).unwrap();
+    for dir in ["lib", "conf"] {
+        std::os::unix::fs::symlink(scratch.dist.home().join(dir), home.join(dir)).unwrap();
+    }
+    let script = home.join("bin/jobmanager.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nid -u > {}/written-by-flink\n",
+            savepoints.display()
+        ),
+    )
+    .unwrap();
+    mode(&script, 0o755);
+    let mut start = bootstrap_as(&home, run_as);
+    start.arg("--conf-dir").arg(scratch.path("conf"));
+    start.args(["--metadata", "none", "--strict"]).args([
+        "--set",
+        &format!("state.savepoints.dir=file://{}", savepoints.display()),
+        "jobmanager",
+    ]);
+    let started = scratch.run(&mut start).await;
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    assert!(
+        started.stderr.contains(&format!(
+            "gave the empty state directory {} to nobody (uid {uid}, gid {gid})",
+            savepoints.display()
+        )),
+        "{}",
+        started.stderr
+    );
+    assert_eq!(std::fs::metadata(&savepoints).unwrap().uid(), uid);
+    let written = std::fs::read_to_string(savepoints.join("written-by-flink"))
+        .unwrap_or_else(|e| panic!("the start script did not write: {e}\n{}", started.stderr));
+    assert_eq!(written.trim(), uid.to_string());
+    // Not empty any more: never changed again (here it is nobody's already, and stays so).
+    let other = scratch.path("full");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("data"), b"someone's").unwrap();
+    let mut again = bootstrap_as(&home, run_as);
+    again.arg("--conf-dir").arg(scratch.path("conf"));
+    again.args(["--metadata", "none"]).args([
+        "--set",
+        &format!("state.checkpoints.dir={}", other.display()),
+        "jobmanager",
+    ]);
+    let kept = scratch.run(&mut again).await;
+    assert_eq!(kept.code, 0, "{}", kept.stderr);
+    assert_eq!(std::fs::metadata(&other).unwrap().uid(), 0);
+    assert!(kept.stderr.contains("chown -R"), "{}", kept.stderr);
 }

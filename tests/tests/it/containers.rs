@@ -25,6 +25,8 @@ const JOB: &str = "containers-e2e";
 /// The image size the issue asks of the deployer and savepointer images.
 const SMALL_IMAGE: u64 = 30 * 1000 * 1000;
 
+mod recipes;
+
 // ---- Docker ---------------------------------------------------------------------------------
 
 fn repo() -> PathBuf {
@@ -218,6 +220,26 @@ fn images() -> Images {
 /// The job image, built like a user builds it: docker/job.Dockerfile.example in a directory
 /// holding job.jar and deploy.yaml.
 fn job_image(deployer: &str, dir: &Path) -> String {
+    let context = job_context(dir);
+    let tag = "flink-ops-test/job:latest";
+    let dockerfile = repo().join("docker/job.Dockerfile.example");
+    docker([
+        "build".as_ref(),
+        "--quiet".as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        "--build-arg".as_ref(),
+        format!("DEPLOYER_IMAGE={deployer}").as_ref(),
+        "-t".as_ref(),
+        tag.as_ref(),
+        context.as_os_str(),
+    ]);
+    tag.to_owned()
+}
+
+/// `dir/job-image`, holding what a user puts next to the Dockerfile: the example job's jar and
+/// the documented deploy spec.
+fn job_context(dir: &Path) -> PathBuf {
     let context = dir.join("job-image");
     std::fs::create_dir_all(&context).unwrap();
     let dist = FlinkDist::get(FLINK_VERSION);
@@ -255,20 +277,7 @@ fn job_image(deployer: &str, dir: &Path) -> String {
         "docker/example/deploy.yaml changed shape:\n{example}"
     );
     std::fs::write(context.join("deploy.yaml"), spec).unwrap();
-    let tag = "flink-ops-test/job:latest";
-    let dockerfile = repo().join("docker/job.Dockerfile.example");
-    docker([
-        "build".as_ref(),
-        "--quiet".as_ref(),
-        "-f".as_ref(),
-        dockerfile.as_os_str(),
-        "--build-arg".as_ref(),
-        format!("DEPLOYER_IMAGE={deployer}").as_ref(),
-        "-t".as_ref(),
-        tag.as_ref(),
-        context.as_os_str(),
-    ]);
-    tag.to_owned()
+    context
 }
 
 // ---- the setup ------------------------------------------------------------------------------
@@ -362,6 +371,47 @@ impl Drop for Setup {
         }
         let _ = docker_output(["network", "rm", &self.network]);
     }
+}
+
+/// The GCE metadata server stand-in as a container on the setup's network, answering as
+/// `metadata.google.internal` with `tree`; returns its container name (its host for
+/// `GCE_METADATA_HOST`, port 80).
+fn metadata_standin(setup: &mut Setup, images: &Images, tree: &serde_json::Value) -> String {
+    let network = setup.network.clone();
+    let tree_file = setup
+        .savepoints
+        .path()
+        .parent()
+        .unwrap()
+        .join(format!("{}-tree.json", setup.prefix));
+    std::fs::write(&tree_file, tree.to_string()).unwrap();
+    let standin_bin = workspace_bin("gce-metadata-standin");
+    let metadata = setup.start(
+        "metadata",
+        &[
+            "--network",
+            &network,
+            "--network-alias",
+            "metadata.google.internal",
+            "-v",
+            &format!(
+                "{}:/usr/local/bin/gce-metadata-standin:ro",
+                standin_bin.display()
+            ),
+            "-v",
+            &format!("{}:/standin/tree.json:ro", tree_file.display()),
+            "--entrypoint",
+            "/usr/local/bin/gce-metadata-standin",
+            &images.debian,
+            "--listen",
+            "0.0.0.0:80",
+            "--tree",
+            "/standin/tree.json",
+        ],
+    );
+    // Bind-mounted into the running container, which keeps the file: the path can go.
+    let _ = std::fs::remove_file(&tree_file);
+    metadata
 }
 
 /// The job image run once, as Cloud Build's deploy step runs it.
@@ -588,37 +638,7 @@ async fn images_and_the_elastic_cluster_in_containers() {
         .project_attribute("flink-jobmanager-address", &jm_ip)
         .instance_attribute("flink-config", "taskmanager.numberOfTaskSlots: 1\n")
         .build();
-    let tree_file = setup
-        .savepoints
-        .path()
-        .parent()
-        .unwrap()
-        .join(format!("{}-tree.json", setup.prefix));
-    std::fs::write(&tree_file, tree.to_string()).unwrap();
-    let standin_bin = workspace_bin("gce-metadata-standin");
-    let metadata = setup.start(
-        "metadata",
-        &[
-            "--network",
-            &network,
-            "--network-alias",
-            "metadata.google.internal",
-            "-v",
-            &format!(
-                "{}:/usr/local/bin/gce-metadata-standin:ro",
-                standin_bin.display()
-            ),
-            "-v",
-            &format!("{}:/standin/tree.json:ro", tree_file.display()),
-            "--entrypoint",
-            "/usr/local/bin/gce-metadata-standin",
-            &images.debian,
-            "--listen",
-            "0.0.0.0:80",
-            "--tree",
-            "/standin/tree.json",
-        ],
-    );
+    let metadata = metadata_standin(&mut setup, &images, &tree);
     let metadata_host = format!("GCE_METADATA_HOST={metadata}:80");
     let taskmanager = |setup: &mut Setup, n: &str| {
         setup.start(
@@ -642,7 +662,6 @@ async fn images_and_the_elastic_cluster_in_containers() {
     let tm1 = taskmanager(&mut setup, "1");
     let _tm2 = taskmanager(&mut setup, "2");
     taskmanagers(&client, 2).await;
-    let _ = std::fs::remove_file(&tree_file);
     // One slot each: the instance attribute from the metadata server, not the CPU count. A
     // TaskManager reports its slots just after it registers, so wait for the total.
     eventually("2 slots in all", Duration::from_secs(60), || async {

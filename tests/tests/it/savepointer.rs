@@ -560,10 +560,34 @@ async fn daemon(version: &str) {
     );
     assert_eq!(failing.metric("job_missing", "ghost").await.unwrap(), 1.0);
     failing.assert_alive();
+    // A directory Flink cannot create gets what to do, once, and /readyz says why it is not
+    // ready. The tests may run as root, which any mode bits let through: a path under a regular
+    // file fails for root too (Flink's FileAlreadyExistsException; its "Failed to create
+    // savepoint directory at …" of a directory it may not write is recognised the same way, a
+    // unit test of round.rs).
+    let log = failing.log();
+    assert!(
+        log.matches("FileAlreadyExistsException").count() >= 2,
+        "{log}"
+    );
+    let hint = "must be writable by the user the JobManager runs Flink as (uid 9999, gid 9999";
+    assert_eq!(log.matches(hint).count(), 1, "the hint once:\n{log}");
+    assert!(log.contains("`sudo chown -R 9999:9999 HOST_DIR`"), "{log}");
+    let (code, body) = failing.get("/readyz").await.unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains(&format!(
+            "job 'orders-v2': Flink cannot create the savepoint directory {}",
+            blocker.display()
+        )) && body.contains("uid 9999"),
+        "{body}"
+    );
     std::fs::remove_file(&blocker).unwrap();
     failing
         .wait_metric("savepoints_total", "orders-v2", 1.0)
         .await;
+    let (_, body) = failing.get("/readyz").await.unwrap();
+    assert!(!body.contains("cannot create"), "{body}");
     failing.signal(Signal::SIGTERM);
     assert_eq!(
         failing.wait_exit().await.code(),
