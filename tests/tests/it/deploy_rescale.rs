@@ -299,8 +299,10 @@ async fn a_failure_is_in_the_exception_history_a_rescale_is_not(version: &str) {
                 .exceptions(job, None)
                 .await
                 .map_err(|e| e.to_string())?;
+            // At least one new entry: while the lost TaskManager's slots still look registered
+            // (until its heartbeat times out), restarts onto them can fail again, more entries.
             match history.entries.len() {
-                2 => Ok(history.entries[0].summary()),
+                n if n >= 2 => Ok(history.entries[0].summary()),
                 n => Err(format!("{n} entries")),
             }
         },
