@@ -449,15 +449,67 @@ fn assert_deployed(out: &Output, what: &str) {
 }
 
 async fn running_job(client: &FlinkClient) -> Result<JobId, String> {
-    let jobs = client.jobs_named(JOB).await.map_err(|e| e.to_string())?;
+    running_job_named(client, JOB).await
+}
+
+/// The one running job named `name`.
+async fn running_job_named(client: &FlinkClient, name: &str) -> Result<JobId, String> {
+    let jobs = client.jobs_named(name).await.map_err(|e| e.to_string())?;
     let running: Vec<_> = jobs
         .into_iter()
         .filter(|j| j.state == JobState::Running)
         .collect();
     match running.as_slice() {
         [one] => Ok(one.jid.clone()),
-        other => Err(format!("{} running jobs named {JOB}", other.len())),
+        other => Err(format!("{} running jobs named {name}", other.len())),
     }
+}
+
+/// After an update deploy of `name`: a new job (not `first`) runs, restored from a savepoint
+/// under `savepoints/<name>/`, and counts on past `counted`, the count before the update.
+/// Returns it and its count.
+async fn updated_from_savepoint(
+    client: &FlinkClient,
+    name: &str,
+    first: &JobId,
+    savepoints: &str,
+    counted: u64,
+) -> (JobId, u64) {
+    let updated = eventually("the updated job runs", Duration::from_secs(60), || async {
+        let id = running_job_named(client, name).await?;
+        if &id == first {
+            Err("still the first job".into())
+        } else {
+            Ok(id)
+        }
+    })
+    .await;
+    let restored = client
+        .checkpoints(&updated)
+        .await
+        .unwrap()
+        .latest
+        .restored
+        .and_then(|r| r.external_path)
+        .expect("the update restored from a savepoint");
+    assert!(
+        restored.contains(&format!("{savepoints}/{name}/")),
+        "{restored}"
+    );
+    let after = eventually(
+        "the updated job counts on from the restored state",
+        Duration::from_secs(90),
+        || async {
+            let n = counter_value(client, &updated).await?;
+            if n > counted {
+                Ok(n)
+            } else {
+                Err(format!("count {n}, before the update {counted}"))
+            }
+        },
+    )
+    .await;
+    (updated, after)
 }
 
 /// Waits until `job` runs all its tasks at `parallelism`.
@@ -730,40 +782,7 @@ async fn images_and_the_elastic_cluster_in_containers() {
     // Update deploy: stop with a savepoint, run the new version from it, state kept.
     let update = deploy(&setup, &job_image, &jm);
     assert_deployed(&update, "update deploy");
-    let updated = eventually("the updated job runs", Duration::from_secs(60), || async {
-        let id = running_job(&client).await?;
-        if id == job {
-            Err("still the first job".into())
-        } else {
-            Ok(id)
-        }
-    })
-    .await;
-    let restored = client
-        .checkpoints(&updated)
-        .await
-        .unwrap()
-        .latest
-        .restored
-        .and_then(|r| r.external_path)
-        .expect("the update restored from a savepoint");
-    assert!(
-        restored.contains(&format!("/savepoints/{JOB}/")),
-        "{restored}"
-    );
-    let after = eventually(
-        "the updated job counts on from the restored state",
-        Duration::from_secs(90),
-        || async {
-            let n = counter_value(&client, &updated).await?;
-            if n > counted {
-                Ok(n)
-            } else {
-                Err(format!("count {n}, before the update {counted}"))
-            }
-        },
-    )
-    .await;
+    let (updated, after) = updated_from_savepoint(&client, JOB, &job, "/savepoints", counted).await;
     eprintln!("counted {counted} before the update, {after} after");
     runs_at(&client, &updated, 2, Duration::from_secs(120)).await;
 

@@ -7,6 +7,7 @@
 //!
 //! Run only these: `cargo nextest run -p flink-ops-tests -E 'test(/^deploy_names::/)'`.
 
+use crate::common::jar_names;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -103,18 +104,6 @@ async fn active(client: &FlinkClient) -> Vec<(String, JobId)> {
         .collect();
     jobs.sort_by(|a, b| a.0.cmp(&b.0));
     jobs
-}
-
-async fn jar_names(client: &FlinkClient) -> Vec<String> {
-    let mut names: Vec<String> = client
-        .jars()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| j.name)
-        .collect();
-    names.sort();
-    names
 }
 
 /// The preflight and the name checks, on one cluster: a first deploy of a jar that names its

@@ -24,10 +24,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use flink_rest::{FlinkClient, JobId, JobState};
+use flink_rest::FlinkClient;
 use flink_testkit::{counter_value, eventually, GceTree};
 
-use super::{can_run, docker_output, images, job_context, repo, Images, Setup};
+use super::{
+    can_run, docker_output, images, job_context, repo, running_job_named, updated_from_savepoint,
+    Images, Setup,
+};
 
 const README_JOB: &str = "orders";
 
@@ -343,7 +346,7 @@ async fn recipes_from_the_readme_work_as_written() {
     );
     sh(&deploy_script, &repo());
     let first = eventually("the deployed job runs", Duration::from_secs(60), || {
-        running(&client)
+        running_job_named(&client, README_JOB)
     })
     .await;
 
@@ -383,57 +386,8 @@ async fn recipes_from_the_readme_work_as_written() {
     .await;
 
     sh(&deploy_script, &repo());
-    let updated = eventually("the updated job runs", Duration::from_secs(60), || async {
-        let id = running(&client).await?;
-        if id == first {
-            Err("still the first job".into())
-        } else {
-            Ok(id)
-        }
-    })
-    .await;
-    let restored = client
-        .checkpoints(&updated)
-        .await
-        .unwrap()
-        .latest
-        .restored
-        .and_then(|r| r.external_path)
-        .expect("the update restored from a savepoint");
-    assert!(
-        restored.contains(&format!("/data/savepoints/{README_JOB}/")),
-        "{restored}"
-    );
-    let after = eventually(
-        "the updated job counts on from the restored state",
-        Duration::from_secs(90),
-        || async {
-            let n = counter_value(&client, &updated).await?;
-            if n > counted {
-                Ok(n)
-            } else {
-                Err(format!("count {n}, before the update {counted}"))
-            }
-        },
-    )
-    .await;
+    let (_, after) =
+        updated_from_savepoint(&client, README_JOB, &first, "/data/savepoints", counted).await;
     eprintln!("README recipes: counted {counted} before the update, {after} after");
     drop(setup);
-}
-
-/// The one running job of the README's name.
-async fn running(client: &FlinkClient) -> Result<JobId, String> {
-    let jobs = client
-        .jobs_named(README_JOB)
-        .await
-        .map_err(|e| e.to_string())?;
-    let running: Vec<_> = jobs
-        .into_iter()
-        .filter(|j| j.state == JobState::Running)
-        .map(|j| j.jid)
-        .collect();
-    match running.as_slice() {
-        [one] => Ok(one.clone()),
-        other => Err(format!("{} running jobs", other.len())),
-    }
 }
