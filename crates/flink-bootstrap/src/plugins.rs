@@ -92,8 +92,7 @@ impl Plugins {
     /// A warning for each state directory on a bucket no installed or requested plugin serves.
     pub fn missing_for(&self, resolved: &Resolved) -> Vec<Diagnostic> {
         let mut out = Vec::new();
-        for key in ["state.savepoints.dir", "state.checkpoints.dir"] {
-            let key = flink_config::key_for_version(key, resolved.version).0;
+        for (key, _) in flink_config::state_dir_keys(resolved.version) {
             let Some(r) = resolved.entries.get(key) else {
                 continue;
             };

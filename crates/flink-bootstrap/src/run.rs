@@ -374,11 +374,8 @@ fn explain(resolved: &Resolved, role: Role) -> String {
     // Where state goes is the one thing no default gets right on several hosts: name the keys
     // (as this version spells them) even when unset.
     out.push_str("# state (a bucket, gs://BUCKET/… or s3://BUCKET/…, when TaskManagers run on other hosts):\n");
-    for (key, what) in [
-        ("state.savepoints.dir", "savepoints"),
-        ("state.checkpoints.dir", "checkpoints"),
-    ] {
-        let key = flink_config::key_for_version(key, resolved.version).0;
+    for (key, what) in flink_config::state_dir_keys(resolved.version) {
+        let what = format!("{what}s");
         match resolved.entries.get(key) {
             Some(r) => {
                 let _ = writeln!(out, "#   {what}: {key} = {}", r.value);

@@ -70,20 +70,6 @@ impl RunsAs {
     }
 }
 
-/// The state directory keys, as `version` spells them, with what they hold.
-fn state_keys(resolved: &Resolved) -> [(&'static str, &'static str); 2] {
-    [
-        (
-            flink_config::key_for_version("state.savepoints.dir", resolved.version).0,
-            "savepoint",
-        ),
-        (
-            flink_config::key_for_version("state.checkpoints.dir", resolved.version).0,
-            "checkpoint",
-        ),
-    ]
-}
-
 /// The local path of a state directory value: `/x`, `file:/x` or `file:///x`; `None` for a
 /// bucket, a relative path or another scheme.
 pub fn local_path(value: &str) -> Option<PathBuf> {
@@ -101,7 +87,7 @@ pub fn local_path(value: &str) -> Option<PathBuf> {
 
 /// The local state directories of `resolved`: key, value, path.
 fn local_dirs(resolved: &Resolved) -> Vec<(&'static str, &'static str, &str, PathBuf)> {
-    state_keys(resolved)
+    flink_config::state_dir_keys(resolved.version)
         .into_iter()
         .filter_map(|(key, what)| {
             let r = resolved.entries.get(key)?;

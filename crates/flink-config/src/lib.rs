@@ -30,5 +30,5 @@ pub use profile::{Profile, UnknownProfile};
 pub use rename::{key_for_version, Rename, RENAMES};
 pub use render::{render, RenderError, HEADER};
 pub use resolve::{resolve, Layer, Origin, Resolution, Resolved, Setting, Source};
-pub use validate::{state_dirs_across_hosts, validate, Diagnostic, Severity};
+pub use validate::{state_dir_keys, state_dirs_across_hosts, validate, Diagnostic, Severity};
 pub use version::{ConfigFile, FlinkVersion, Role, VersionError};

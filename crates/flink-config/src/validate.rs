@@ -196,17 +196,30 @@ mod tests {
     }
 }
 
+/// The keys of Flink's state directories as `version` spells them, with what each holds:
+/// `("state.savepoints.dir", "savepoint")` (`execution.checkpointing.savepoint-dir` from 1.20),
+/// then the checkpoint directory's.
+pub fn state_dir_keys(version: crate::FlinkVersion) -> [(&'static str, &'static str); 2] {
+    [
+        (
+            crate::key_for_version("state.savepoints.dir", version).0,
+            "savepoint",
+        ),
+        (
+            crate::key_for_version("state.checkpoints.dir", version).0,
+            "checkpoint",
+        ),
+    ]
+}
+
 /// Where state goes, for a cluster whose TaskManagers run on other hosts than the JobManager
 /// (the elastic profile's instance group): a savepoint or checkpoint directory on local disk is
 /// then written in parts, each TaskManager on its own disk, and cannot be restored. A warning
 /// per such key (`--strict` makes it an error); a bucket or a shared filesystem is fine.
 pub fn state_dirs_across_hosts(resolved: &Resolved) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for (key, what) in [
-        ("state.savepoints.dir", "savepoints"),
-        ("state.checkpoints.dir", "checkpoints"),
-    ] {
-        let key = crate::key_for_version(key, resolved.version).0;
+    for (key, what) in state_dir_keys(resolved.version) {
+        let what = format!("{what}s");
         let Some(r) = resolved.entries.get(key) else {
             continue;
         };
