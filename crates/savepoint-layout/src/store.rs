@@ -240,20 +240,20 @@ impl Store {
     /// Deletes every object under the folder `relative`, then lists it again
     /// to check nothing is left. Returns how many objects went.
     pub async fn delete_folder(&self, relative: &str) -> Result<usize, StoreError> {
-        let Store::Bucket { store, bucket, .. } = self else {
-            let dir = match self {
-                Store::Local(root) => root.join(relative),
-                Store::Bucket { .. } => unreachable!(),
-            };
-            return blocking(move || {
-                let count = walk(&dir)?.iter().filter(|e| !e.is_dir).count();
-                match std::fs::remove_dir_all(&dir) {
-                    Ok(()) => Ok(count),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-                    Err(e) => Err(io(&dir, e)),
-                }
-            })
-            .await;
+        let (store, bucket) = match self {
+            Store::Local(root) => {
+                let dir = root.join(relative);
+                return blocking(move || {
+                    let count = walk(&dir)?.iter().filter(|e| !e.is_dir).count();
+                    match std::fs::remove_dir_all(&dir) {
+                        Ok(()) => Ok(count),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+                        Err(e) => Err(io(&dir, e)),
+                    }
+                })
+                .await;
+            }
+            Store::Bucket { store, bucket, .. } => (store, bucket),
         };
         let folder = self.key(relative)?;
         let doomed = store
