@@ -56,9 +56,37 @@ pub struct Cli {
     #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_RUN_AS)]
     pub run_as: Option<String>,
 
+    /// Flink's metrics reporter on this process: `prometheus` serves /metrics on port 9249 of
+    /// the JobManager and the first free of 9250-9259 of a TaskManager, on every interface
+    /// (`--set metrics.reporter.prom.port=…` moves it) [default: prometheus with --profile
+    /// elastic, none otherwise].
+    #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_METRICS_REPORTER, value_enum)]
+    pub metrics_reporter: Option<MetricsReporter>,
+
+    /// `json` also makes Flink's own console log (stdout) Cloud Logging JSON, through the
+    /// JsonTemplateLayout jar in Flink's lib/ (Flink 2.x carries it).
     #[command(flatten)]
-    #[allow(missing_docs)]
     pub log: LogArgs,
+}
+
+/// `--metrics-reporter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricsReporter {
+    /// Flink's Prometheus reporter (the plugin `plugins/metrics-prometheus`).
+    Prometheus,
+    /// No reporter added (one configured elsewhere stays).
+    None,
+}
+
+impl Cli {
+    /// The reporter asked for, else the profile's: `(reporter, asked for explicitly)`.
+    pub fn metrics_reporter(&self) -> (MetricsReporter, bool) {
+        match (self.metrics_reporter, self.profile) {
+            (Some(r), _) => (r, true),
+            (None, Some(Profile::Elastic)) => (MetricsReporter::Prometheus, false),
+            (None, None) => (MetricsReporter::None, false),
+        }
+    }
 }
 
 /// The subcommands.
@@ -224,6 +252,37 @@ mod tests {
         assert_eq!((role, action), (Role::TaskManager, Action::Start));
         assert_eq!(args, ["-Drest.port=8082"]);
         assert_eq!(cli.profile, Some(Profile::Elastic));
+    }
+
+    #[test]
+    fn the_elastic_profile_turns_the_prometheus_reporter_on() {
+        let reporter = |args: &[&str]| {
+            let mut argv = vec!["flink-bootstrap"];
+            argv.extend_from_slice(args);
+            argv.push("jobmanager");
+            Cli::try_parse_from(argv).unwrap().metrics_reporter()
+        };
+        assert_eq!(reporter(&[]), (MetricsReporter::None, false));
+        assert_eq!(
+            reporter(&["--profile", "elastic"]),
+            (MetricsReporter::Prometheus, false)
+        );
+        assert_eq!(
+            reporter(&["--profile", "elastic", "--metrics-reporter", "none"]),
+            (MetricsReporter::None, true)
+        );
+        assert_eq!(
+            reporter(&["--metrics-reporter", "prometheus"]),
+            (MetricsReporter::Prometheus, true)
+        );
+        assert!(Cli::try_parse_from([
+            "flink-bootstrap",
+            "--metrics-reporter",
+            "jmx",
+            "check",
+            "jobmanager"
+        ])
+        .is_err());
     }
 
     #[test]

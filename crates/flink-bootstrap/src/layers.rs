@@ -28,6 +28,9 @@ pub struct Inputs {
     pub image: Option<ImageConf>,
     /// `--profile`.
     pub profile: Option<Profile>,
+    /// Flink's Prometheus reporter, and what turned it on: the profile ([`Source::Profile`]) or
+    /// `--metrics-reporter` ([`Source::Option`]). `None`: off.
+    pub prometheus: Option<Source>,
     /// CPUs and memory.
     pub resources: ResourceFacts,
     /// Cloud metadata, if a provider answered.
@@ -62,6 +65,16 @@ pub fn build(inputs: &Inputs) -> anyhow::Result<Vec<Layer>> {
         layers.push(Layer {
             origin: origin(Source::Profile, profile.to_string()),
             settings: profile.settings(inputs.version),
+        });
+    }
+    if let Some(source) = inputs.prometheus {
+        let detail = match (source, inputs.profile) {
+            (Source::Profile, Some(profile)) => profile.to_string(),
+            _ => "--metrics-reporter prometheus".to_owned(),
+        };
+        layers.push(Layer {
+            origin: origin(source, detail),
+            settings: flink_config::prometheus_reporter(inputs.role),
         });
     }
     if let Some(md) = &inputs.metadata {
@@ -225,6 +238,7 @@ mod tests {
                 note: None,
             }),
             profile: Some(Profile::Elastic),
+            prometheus: Some(Source::Profile),
             resources: ResourceFacts {
                 cpus: 4,
                 cpu_source: CpuSource::CgroupQuota,
@@ -317,6 +331,39 @@ mod tests {
             r.get("jobmanager.adaptive-scheduler.submission.resource-wait-timeout"),
             Some("3600 s")
         );
+    }
+
+    #[test]
+    fn the_prometheus_reporter_gets_a_port_per_role_that_metadata_can_move() {
+        let port = "metrics.reporter.prom.port";
+        let jm = resolved(&inputs(Role::JobManager));
+        assert_eq!(jm.get(port), Some("9249"));
+        assert_eq!(jm.entries[port].origin.to_string(), "profile (elastic)");
+        assert_eq!(
+            jm.get("metrics.reporter.prom.factory.class"),
+            Some("org.apache.flink.metrics.prometheus.PrometheusReporterFactory")
+        );
+        let mut tm = inputs(Role::TaskManager);
+        tm.profile = None;
+        tm.prometheus = Some(Source::Option);
+        let r = resolved(&tm);
+        assert_eq!(r.get(port), Some("9250-9259"));
+        assert_eq!(
+            r.entries[port].origin.to_string(),
+            "option (--metrics-reporter prometheus)"
+        );
+        assert_eq!(validate(&r), []);
+        tm.metadata = Some(metadata(
+            &[("flink-config", "metrics.reporter.prom.port: 9300\n")],
+            &[],
+        ));
+        assert_eq!(resolved(&tm).get(port), Some("9300"));
+        tm.prometheus = None;
+        tm.metadata = None;
+        assert!(!resolved(&tm)
+            .entries
+            .keys()
+            .any(|k| k.starts_with("metrics.reporter.")));
     }
 
     #[test]

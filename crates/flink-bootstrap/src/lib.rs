@@ -9,6 +9,7 @@ pub mod cli;
 pub mod env_vars;
 pub mod exit;
 pub mod layers;
+mod logs;
 mod plugins;
 mod privileges;
 mod run;

@@ -27,7 +27,7 @@ pub struct Plugins {
     home: PathBuf,
     /// Jar file names found under `plugins/*/`.
     installed: Vec<String>,
-    /// Jar file names of `opt/` to link, from `ENABLE_BUILT_IN_PLUGINS`.
+    /// Jar file names of `opt/` to link, from `ENABLE_BUILT_IN_PLUGINS` and [`Plugins::provide`].
     requested: Vec<String>,
 }
 
@@ -68,6 +68,28 @@ impl Plugins {
             installed,
             requested,
         })
+    }
+
+    /// Makes sure a plugin whose jar starts with `prefix` (e.g. `flink-metrics-prometheus`) will
+    /// be loaded: already under `plugins/`, or in `opt/` and then linked by [`Plugins::enable`].
+    /// The error says where it was looked for.
+    pub fn provide(&mut self, prefix: &str) -> Result<(), String> {
+        let named = |jar: &String| jar.starts_with(&format!("{prefix}-"));
+        if self.installed.iter().chain(&self.requested).any(named) {
+            return Ok(());
+        }
+        let opt = self.home.join("opt");
+        match jars_in(&opt).into_iter().find(named) {
+            Some(jar) => {
+                self.requested.push(jar);
+                Ok(())
+            }
+            None => Err(format!(
+                "no {prefix}-*.jar in {} or {}",
+                self.home.join("plugins").display(),
+                opt.display()
+            )),
+        }
     }
 
     /// Links each requested jar into `plugins/<name>/`, as the official entrypoint does; returns
@@ -252,6 +274,35 @@ mod tests {
             .unwrap()
             .installed
             .contains(&GS.to_string()));
+    }
+
+    #[test]
+    fn a_plugin_is_found_in_plugins_or_linked_from_opt() {
+        const PROM: &str = "flink-metrics-prometheus-2.3.0.jar";
+        let shipped = home(&[], &[PROM]);
+        let mut plugins = Plugins::read(shipped.path(), None).unwrap();
+        plugins.provide("flink-metrics-prometheus").unwrap();
+        assert!(plugins.requested.is_empty(), "nothing to link");
+        let in_opt = home(&[PROM], &[]);
+        let mut plugins = Plugins::read(in_opt.path(), None).unwrap();
+        plugins.provide("flink-metrics-prometheus").unwrap();
+        let linked = plugins.enable().unwrap();
+        assert_eq!(
+            linked,
+            [in_opt
+                .path()
+                .join("plugins/flink-metrics-prometheus-2.3.0")
+                .join(PROM)]
+        );
+        let none = home(&["flink-metrics-jmx-2.3.0.jar"], &[]);
+        let err = Plugins::read(none.path(), None)
+            .unwrap()
+            .provide("flink-metrics-prometheus")
+            .unwrap_err();
+        assert!(
+            err.contains("no flink-metrics-prometheus-*.jar in"),
+            "{err}"
+        );
     }
 
     #[test]

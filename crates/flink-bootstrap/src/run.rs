@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use flink_config::{
-    load_image_conf, render, resolve, validate, write_config, ConfigFile, FlinkVersion, Profile,
-    Resolved, Role, Severity,
+    load_image_conf, render, resolve, validate, write_config, ConfigFile, FlinkVersion,
+    Log4jReport, Profile, Resolved, Role, Severity, Source,
 };
+use flink_ops_cli::LogFormat;
 use instance_metadata::{select, GceMetadata, InstanceMetadata, ResourceProbe};
 use tracing::{error, info, warn};
 
-use crate::cli::{Action, Cli, MetadataArg};
+use crate::cli::{Action, Cli, MetadataArg, MetricsReporter};
 use crate::env_vars::{self as env, ImageEnv};
 use crate::exit::{fail, Exit, Failure, OrExit};
 use crate::layers::{self, Inputs};
@@ -97,7 +98,7 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         _ => None,
     };
 
-    let plugins = Plugins::read(
+    let mut plugins = Plugins::read(
         &cli.flink_home,
         image_env.enable_built_in_plugins.as_deref(),
     )
@@ -107,7 +108,13 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
             format!("{e}; nothing was written and Flink was not started"),
         )
     })?;
+    let prometheus = prometheus(cli, &mut plugins)?;
     let image_dir = cli.flink_home.join("conf");
+    // Rendered now, written with the config: a problem stops the start before anything is written.
+    let console_log4j = match cli.log.log_format {
+        LogFormat::Json => Some(json_console_log4j(&cli.flink_home, &image_dir)?),
+        LogFormat::Text => None,
+    };
     let image = load_image_conf(&image_dir, version).or_exit(Exit::InvalidConfig)?;
     if let Some(note) = image.as_ref().and_then(|i| i.note.as_deref()) {
         warn!("{note}");
@@ -126,6 +133,7 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         version,
         image,
         profile: cli.profile,
+        prometheus,
         resources,
         metadata,
         host_address,
@@ -167,7 +175,7 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
 
     match action {
         Action::Explain => {
-            print!("{}", explain(&resolved, role));
+            print!("{}", explain(&resolved, role, console_log4j.is_some()));
             return Ok(());
         }
         Action::Check => {
@@ -212,10 +220,20 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         )
     })?;
     for link in linked {
-        info!(
-            "enabled the plugin {} (ENABLE_BUILT_IN_PLUGINS)",
-            link.display()
-        );
+        info!("enabled the plugin {}", link.display());
+    }
+    match flink_config::write_console_log4j(&conf_dir, console_log4j.as_deref())
+        .or_exit(Exit::ConfDirUnwritable)?
+    {
+        Log4jReport::Json(path) => info!(
+            "wrote {}: Flink's console log is Cloud Logging JSON",
+            path.display()
+        ),
+        Log4jReport::Restored(path) => info!(
+            "put the image's {} back: Flink's console log is text again",
+            path.display()
+        ),
+        Log4jReport::Untouched => {}
     }
     if action == Action::Render {
         return Ok(());
@@ -229,6 +247,64 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         separate.then_some(&conf_dir),
         user.as_ref(),
     ))
+}
+
+/// Whether Flink's Prometheus reporter is on, and what turned it on; its plugin is made sure of.
+/// Missing, it stops the start when asked for, and is a warning when the profile asked.
+fn prometheus(cli: &Cli, plugins: &mut Plugins) -> Result<Option<Source>, Failure> {
+    let (reporter, explicit) = cli.metrics_reporter();
+    if reporter == MetricsReporter::None {
+        return Ok(None);
+    }
+    let source = if explicit {
+        Source::Option
+    } else {
+        Source::Profile
+    };
+    match plugins.provide(flink_config::PROMETHEUS_PLUGIN) {
+        Ok(()) => Ok(Some(source)),
+        Err(e) if explicit || cli.strict => Err(fail(
+            Exit::InvalidConfig,
+            format!(
+                "the Prometheus reporter needs Flink's plugin: {e}; nothing was written and Flink \
+                 was not started{}",
+                if explicit {
+                    ""
+                } else {
+                    " (--strict; --metrics-reporter none turns the reporter off)"
+                }
+            ),
+        )),
+        Err(e) => {
+            warn!(
+                "the elastic profile's Prometheus reporter is off: {e} (--metrics-reporter none \
+                 says so without this warning)"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The image's `log4j-console.properties` with Cloud Logging JSON on the console, when this
+/// Flink can do it.
+fn json_console_log4j(home: &Path, image_dir: &Path) -> Result<String, Failure> {
+    let unchanged = "; nothing was written and Flink was not started";
+    crate::logs::json_layout_jar(home)
+        .map_err(|e| fail(Exit::InvalidConfig, format!("{e}{unchanged}")))?;
+    let (path, text) = flink_config::image_console_log4j(image_dir)
+        .or_exit(Exit::InvalidConfig)?
+        .ok_or_else(|| {
+            fail(
+                Exit::InvalidConfig,
+                format!(
+                    "--log-format json renders Flink's {}, which {} does not have{unchanged}",
+                    flink_config::CONSOLE_LOG4J,
+                    image_dir.display()
+                ),
+            )
+        })?;
+    flink_config::json_console(&text, &path)
+        .map_err(|e| fail(Exit::InvalidConfig, format!("{e}{unchanged}")))
 }
 
 fn fetch_metadata(cli: &Cli, env: &ImageEnv) -> Result<Option<InstanceMetadata>, Failure> {
@@ -343,8 +419,9 @@ fn check(
     Ok(())
 }
 
-/// A table of every key, its value and its source, with what it replaced.
-fn explain(resolved: &Resolved, role: Role) -> String {
+/// A table of every key, its value and its source, with what it replaced; then where state,
+/// metrics and logs go and how rescales are damped.
+fn explain(resolved: &Resolved, role: Role, json_logs: bool) -> String {
     let width = |f: fn((&String, &flink_config::Resolution)) -> usize| {
         resolved.entries.iter().map(f).max().unwrap_or(0)
     };
@@ -386,6 +463,39 @@ fn explain(resolved: &Resolved, role: Role) -> String {
                     "#   {what}: {key} is unset (--set {key}=gs://BUCKET/{what})"
                 );
             }
+        }
+    }
+    let reporter = flink_config::PROMETHEUS_REPORTER;
+    match resolved.get(&format!("metrics.reporter.{reporter}.port")) {
+        Some(port)
+            if resolved
+                .entries
+                .contains_key(&format!("metrics.reporter.{reporter}.factory.class")) =>
+        {
+            let _ = writeln!(
+                out,
+                "# metrics: Prometheus at http://<this host>:{port}/metrics (the first free port \
+                 of a range), on every interface: Flink binds it so"
+            );
+        }
+        _ => out.push_str("# metrics: no Prometheus reporter (--metrics-reporter prometheus)\n"),
+    }
+    out.push_str(if json_logs {
+        "# logs: Flink's console log (stdout) is Cloud Logging JSON (log4j-console.properties)\n"
+    } else {
+        "# logs: Flink's console log (stdout) is text (--log-format json for Cloud Logging)\n"
+    });
+    if resolved
+        .get("jobmanager.scheduler")
+        .is_some_and(|s| s.eq_ignore_ascii_case("adaptive"))
+    {
+        out.push_str("# rescale damping (adaptive scheduler):\n");
+        for d in flink_config::damping_keys(resolved.version) {
+            let value = match resolved.entries.get(d.key) {
+                Some(r) => format!("{} ({})", r.value, r.origin),
+                None => format!("unset, Flink's default: {}", d.flink_default),
+            };
+            let _ = writeln!(out, "#   {} = {value}: {}", d.key, d.what);
         }
     }
     out
@@ -836,6 +946,7 @@ mod tests {
             version,
             image,
             profile: c.profile,
+            prometheus: Some(Source::Profile),
             resources: ResourceProbe::default().read(),
             metadata: None,
             host_address: None,
@@ -845,6 +956,7 @@ mod tests {
         let text = explain(
             &resolve(&layers::build(&inputs).unwrap(), version),
             Role::TaskManager,
+            false,
         );
         let line = text
             .lines()
@@ -860,6 +972,171 @@ mod tests {
                 "#   savepoints: execution.checkpointing.savepoint-dir is unset (--set \
                  execution.checkpointing.savepoint-dir=gs://BUCKET/savepoints)"
             ) && text.contains("#   checkpoints: execution.checkpointing.dir is unset"),
+            "{text}"
+        );
+        // The damping keys of 2.3, set by the profile or left to Flink, each said what it does.
+        for line in [
+            "#   jobmanager.adaptive-scheduler.executing.cooldown-after-rescaling = 1 min \
+             (profile (elastic)): after a rescale",
+            "#   jobmanager.adaptive-scheduler.executing.resource-stabilization-timeout = unset, \
+             Flink's default: 60 s: after a TaskManager joins",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(
+            !text.contains("min-parallelism-increase"),
+            "not read by 2.x: {text}"
+        );
+        assert!(
+            text.contains("# metrics: Prometheus at http://<this host>:9250-9259/metrics"),
+            "{text}"
+        );
+    }
+
+    /// A Flink home whose console log4j file is Flink's, with or without the JSON layout jar.
+    fn home_for_json_logs(with_layout: bool) -> tempfile::TempDir {
+        let home = flink_home("2.3.0");
+        let console = "rootLogger.appenderRef.console.ref = ConsoleAppender\n\
+                       appender.console.name = ConsoleAppender\n\
+                       appender.console.type = CONSOLE\n\
+                       appender.console.layout.type = PatternLayout\n\
+                       appender.console.layout.pattern = %m%n\n";
+        fs::write(home.path().join("conf/log4j-console.properties"), console).unwrap();
+        fs::write(home.path().join("lib/log4j-core-2.25.3.jar"), "PK").unwrap();
+        if with_layout {
+            fs::write(
+                home.path()
+                    .join("lib/log4j-layout-template-json-2.25.3.jar"),
+                "PK GcpLayout.json PK",
+            )
+            .unwrap();
+        }
+        home
+    }
+
+    #[test]
+    fn json_logs_render_the_console_log4j_into_the_conf_dir() {
+        let home = home_for_json_logs(true);
+        let image_file = home.path().join("conf/log4j-console.properties");
+        let image_text = fs::read_to_string(&image_file).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let conf = out.path().join("conf");
+        let args = |format: &'static str| {
+            [
+                "--metadata",
+                "none",
+                "--log-format",
+                format,
+                "--conf-dir",
+                conf.to_str().unwrap(),
+                "render",
+                "jobmanager",
+            ]
+            .map(str::to_owned)
+        };
+        let json = args("json");
+        let json: Vec<&str> = json.iter().map(String::as_str).collect();
+        run(&cli(home.path(), &json), no_env()).unwrap();
+        let rendered = fs::read_to_string(conf.join("log4j-console.properties")).unwrap();
+        assert!(
+            rendered.contains("appender.console.layout.type = JsonTemplateLayout\n")
+                && rendered.contains("eventTemplateUri = classpath:GcpLayout.json\n"),
+            "{rendered}"
+        );
+        assert_eq!(
+            fs::read_to_string(&image_file).unwrap(),
+            image_text,
+            "the image is untouched"
+        );
+        // Text again: the image's file.
+        let text = args("text");
+        let text: Vec<&str> = text.iter().map(String::as_str).collect();
+        run(&cli(home.path(), &text), no_env()).unwrap();
+        assert_eq!(
+            fs::read_to_string(conf.join("log4j-console.properties")).unwrap(),
+            image_text
+        );
+    }
+
+    #[test]
+    fn json_logs_without_the_layout_jar_are_refused_before_anything_is_written() {
+        let home = home_for_json_logs(false);
+        let out = tempfile::tempdir().unwrap();
+        let conf = out.path().join("conf");
+        let args = [
+            "--metadata",
+            "none",
+            "--log-format",
+            "json",
+            "--conf-dir",
+            conf.to_str().unwrap(),
+            "render",
+            "taskmanager",
+        ];
+        let err = run(&cli(home.path(), &args), no_env()).unwrap_err();
+        assert_eq!(err.exit, Exit::InvalidConfig);
+        let msg = format!("{err}");
+        assert!(
+            msg.contains("log4j-layout-template-json-2.25.3.jar")
+                && msg.contains("nothing was written"),
+            "{msg}"
+        );
+        assert!(!conf.exists(), "nothing written");
+    }
+
+    #[test]
+    fn an_asked_for_reporter_without_its_plugin_is_refused_the_profiles_is_a_warning() {
+        let home = flink_home("2.3.0");
+        let run_with = |extra: &[&str]| {
+            let mut args = vec!["--metadata", "none"];
+            args.extend_from_slice(extra);
+            args.extend(["check", "jobmanager"]);
+            run(&cli(home.path(), &args), no_env())
+        };
+        let err = run_with(&["--metrics-reporter", "prometheus"]).unwrap_err();
+        assert_eq!(err.exit, Exit::InvalidConfig);
+        assert!(
+            err.to_string()
+                .contains("no flink-metrics-prometheus-*.jar in"),
+            "{err}"
+        );
+        run_with(&["--profile", "elastic"]).unwrap();
+        assert_eq!(
+            run_with(&["--profile", "elastic", "--strict"])
+                .unwrap_err()
+                .exit,
+            Exit::InvalidConfig
+        );
+        // In opt/ only: linked, as ENABLE_BUILT_IN_PLUGINS would.
+        fs::create_dir(home.path().join("opt")).unwrap();
+        fs::write(
+            home.path().join("opt/flink-metrics-prometheus-2.3.0.jar"),
+            "PK",
+        )
+        .unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let conf = out.path().join("conf");
+        let args = [
+            "--metadata",
+            "none",
+            "--metrics-reporter",
+            "prometheus",
+            "--conf-dir",
+            conf.to_str().unwrap(),
+            "render",
+            "jobmanager",
+        ];
+        run(&cli(home.path(), &args), no_env()).unwrap();
+        let link = home
+            .path()
+            .join("plugins/flink-metrics-prometheus-2.3.0/flink-metrics-prometheus-2.3.0.jar");
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let text = fs::read_to_string(conf.join("config.yaml")).unwrap();
+        assert!(
+            text.contains("metrics.reporter.prom.port: '9249'\n"),
             "{text}"
         );
     }

@@ -10,6 +10,8 @@
 
 mod catalog;
 mod files;
+mod log4j;
+mod metrics;
 mod parse;
 mod profile;
 mod rename;
@@ -22,11 +24,19 @@ pub use catalog::{known_keys, lookup, suggest, ValueType};
 pub use files::{
     load_image_conf, write_config, FileError, ImageConf, WriteReport, REPLACED_SUFFIX,
 };
+pub use log4j::{
+    image_console_log4j, json_console, write_console_log4j, Log4jError, Log4jReport, CONSOLE_LOG4J,
+    LOG4J_HEADER,
+};
+pub use metrics::{
+    port_range, prometheus_reporter, PROMETHEUS_JOBMANAGER_PORT, PROMETHEUS_PLUGIN,
+    PROMETHEUS_REPORTER, PROMETHEUS_TASKMANAGER_PORTS,
+};
 pub use parse::{
     is_key_shaped, parse_config_yaml, parse_flink_conf, parse_properties, parse_untrusted_map,
     ParseError,
 };
-pub use profile::{Profile, UnknownProfile};
+pub use profile::{damping_keys, DampingKey, Profile, UnknownProfile};
 pub use rename::{key_for_version, Rename, RENAMES};
 pub use render::{render, RenderError, HEADER};
 pub use resolve::{resolve, Layer, Origin, Resolution, Resolved, Setting, Source};

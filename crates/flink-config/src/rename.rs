@@ -72,6 +72,13 @@ pub static RENAMES: &[Rename] = &[
         1,
         20,
     ),
+    // The same option under its 2.x name; 2.x reads the old one as a deprecated key.
+    rename(
+        "jobmanager.adaptive-scheduler.scaling-interval.min",
+        "jobmanager.adaptive-scheduler.executing.cooldown-after-rescaling",
+        2,
+        0,
+    ),
     // The old adaptive scheduler keys still parse on 2.x but no longer do anything.
     rename(
         "jobmanager.adaptive-scheduler.resource-wait-timeout",

@@ -12,6 +12,8 @@ pub enum Source {
     ImageConf,
     /// A named profile (`--profile`).
     Profile,
+    /// A bootstrap option that stands for Flink keys (`--metrics-reporter prometheus`).
+    Option,
     /// Facts about the instance: CPUs, memory, addresses.
     InstanceFacts,
     /// A project-wide metadata attribute.
@@ -29,6 +31,7 @@ impl fmt::Display for Source {
         f.write_str(match self {
             Self::ImageConf => "image conf",
             Self::Profile => "profile",
+            Self::Option => "option",
             Self::InstanceFacts => "instance facts",
             Self::MetadataProject => "metadata project",
             Self::MetadataInstance => "metadata instance",

@@ -77,6 +77,8 @@ env_vars! {
     FLINK_BOOTSTRAP_STRICT,
     /// flink-bootstrap: the user Flink runs as (`--run-as`).
     FLINK_BOOTSTRAP_RUN_AS,
+    /// flink-bootstrap: `prometheus` or `none`, Flink's metrics reporter (`--metrics-reporter`).
+    FLINK_BOOTSTRAP_METRICS_REPORTER,
     /// flink-bootstrap: host (and port) of the GCE metadata server, as Google's libraries read it.
     GCE_METADATA_HOST,
     /// flink-bootstrap, as in the official image: multi-line `key: value` Flink properties.
