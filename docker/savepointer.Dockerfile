@@ -6,7 +6,8 @@
 #       flink-savepointer --job-name orders --target-dir /data/savepoints --every 15m
 #
 # It talks to http://127.0.0.1:8081 unless FLINK_JOBMANAGER_URL says otherwise, and serves
-# /metrics, /healthz and /readyz on 127.0.0.1:9249 (FLINK_SAVEPOINTER_LISTEN to change it).
+# /metrics, /healthz and /readyz on 127.0.0.1:9248 (FLINK_SAVEPOINTER_LISTEN to change it), beside
+# Flink's Prometheus reporter on 9249 in the same namespace.
 #
 # Build arguments (defaults: the public images):
 #   BUILDER_IMAGE  a Rust toolchain on Debian      (rust:1-bookworm)
@@ -49,9 +50,9 @@ RUN find crates tests -name "*.rs" -exec touch {} + \
 FROM ${RUNTIME_IMAGE}
 COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=builder /out/flink-savepointer /usr/local/bin/flink-savepointer
-# /metrics stays on 127.0.0.1:9249: inside the JobManager's network namespace
-# that is where a scraper on the same VM reaches it. Set
-# FLINK_SAVEPOINTER_LISTEN=0.0.0.0:9249 to expose it further.
+# /metrics stays on 127.0.0.1:9248: inside the JobManager's network namespace
+# that is where a scraper on the same VM reaches it (the JobManager's own Prometheus
+# reporter has 9249). Set FLINK_SAVEPOINTER_LISTEN=0.0.0.0:9248 to expose it further.
 ENV FLINK_JOBMANAGER_URL=http://127.0.0.1:8081 \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 USER 65532:65532

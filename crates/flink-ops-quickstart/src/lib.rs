@@ -323,6 +323,8 @@ async fn start_cluster(state: &Path, dist: &FlinkDist) -> Result<FlinkClient> {
             .arg("--conf-dir")
             .arg(state.join(format!("conf-{role}")))
             .args(["--metadata", "none", "--profile", "elastic"])
+            // Flink's Prometheus reporter binds every interface: not on a laptop's LAN.
+            .args(["--metrics-reporter", "none"])
             .args(["--set", &format!("rest.port={rest_port}")])
             .args([
                 "--set",

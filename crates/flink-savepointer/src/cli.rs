@@ -83,8 +83,10 @@ pub struct RunArgs {
     #[arg(long, env = env_vars::FLINK_SAVEPOINT_SCHEDULE, value_name = "CRON", value_parser = CronSchedule::parse)]
     pub schedule: Option<CronSchedule>,
 
-    /// Where /metrics, /healthz and /readyz listen
-    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_LISTEN, value_name = "ADDR", default_value = "127.0.0.1:9249")]
+    /// Where /metrics, /healthz and /readyz listen (9248: below the ports of Flink's
+    /// Prometheus reporter, 9249 on the JobManager and 9250-9259 on TaskManagers, so the sidecar
+    /// fits in the JobManager's network namespace)
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_LISTEN, value_name = "ADDR", default_value = "127.0.0.1:9248")]
     pub listen: SocketAddr,
 
     /// On SIGTERM/SIGINT, how long to wait for savepoints in flight before exiting
@@ -266,7 +268,7 @@ mod tests {
     #[test]
     fn defaults() {
         let run = run_args(&["run", "--job-name", "orders", "--target-dir", "/sp"]);
-        assert_eq!(run.listen.to_string(), "127.0.0.1:9249");
+        assert_eq!(run.listen.to_string(), "127.0.0.1:9248");
         assert!(matches!(run.schedule(), Schedule::Every(d) if d == Duration::from_secs(900)));
         let settings = run.common.settings();
         assert_eq!(
@@ -447,7 +449,7 @@ mod tests {
                 "--target-dir",
                 "/sp",
                 "--listen",
-                "9249",
+                "9248",
             ],
         ];
         for args in cases {

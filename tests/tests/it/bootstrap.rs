@@ -20,6 +20,8 @@ use flink_testkit::{
 };
 use serde_json::Value;
 
+mod observability;
+
 // ---- the instance group -----------------------------------------------------
 
 /// The address every instance reaches the JobManager at, and the internal IP of every
@@ -126,6 +128,10 @@ impl InstanceGroup {
                     cmd.arg("--set").arg(format!("{key}={value}"));
                 }
             }
+            // The profile's Prometheus reporter, on a port of its own: its defaults belong to
+            // `observability::`, which checks them, and tests run side by side.
+            cmd.arg("--set")
+                .arg(format!("metrics.reporter.prom.port={}", free_port()));
             cmd.arg(subcommand);
             cmd
         }
