@@ -234,7 +234,7 @@ mod tests {
                 if key.starts_with("jobmanager.adaptive-scheduler.")
                     && !key.contains("resource-wait-timeout")
                 {
-                    assert!(keys.iter().any(|d| &d.key == key), "{v}: {key}");
+                    assert!(keys.iter().any(|d| d.key == key), "{v}: {key}");
                 }
             }
         }
