@@ -7,6 +7,10 @@
 #   docker run -d --network host flink-ops-flink jobmanager --profile elastic
 #   docker run -d --network host flink-ops-flink taskmanager --profile elastic
 #
+# With --profile elastic Flink's Prometheus reporter serves /metrics on 9249 (JobManager) and the
+# first free of 9250-9259 (TaskManager), on every interface; the savepointer beside the
+# JobManager has 9248. --log-format json makes Flink's stdout Cloud Logging JSON (Flink 2.x).
+#
 # Build arguments (defaults: the public images):
 #   BUILDER_IMAGE  a Rust toolchain on Debian      (rust:1-bookworm)
 #   FLINK_IMAGE    the Flink image to extend       (flink:2.3.0-java17; any 1.17+ works)

@@ -44,7 +44,8 @@ pub struct Cli {
     pub set: Vec<(String, String)>,
 
     /// A named set of settings; `elastic` is the autoscaling setup (adaptive scheduler, 15 s
-    /// heartbeat timeout, unlimited exponential-delay restarts).
+    /// heartbeat timeout, unlimited exponential-delay restarts, a 1 min rescale cooldown, the
+    /// Prometheus reporter).
     #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_PROFILE)]
     pub profile: Option<Profile>,
 
@@ -63,8 +64,7 @@ pub struct Cli {
     #[arg(long, global = true, env = env::FLINK_BOOTSTRAP_METRICS_REPORTER, value_enum)]
     pub metrics_reporter: Option<MetricsReporter>,
 
-    /// `json` also makes Flink's own console log (stdout) Cloud Logging JSON, through the
-    /// JsonTemplateLayout jar in Flink's lib/ (Flink 2.x carries it).
+    /// `json` also makes Flink's console log (stdout) Cloud Logging JSON (see the help's end).
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -191,8 +191,13 @@ fn after_help() -> String {
         "Sources, lowest precedence first: the image's conf dir, --profile, instance facts (CPUs, \
          memory, addresses), GCE metadata (project then instance attribute `flink-config`, a YAML \
          map; attribute `flink-jobmanager-address`), the environment ({}, {}, {}), --set.\n\n\
+         --log-format json also renders Flink's log4j-console.properties into the conf dir with \
+         log4j's JsonTemplateLayout and GcpLayout.json, so Flink's stdout is Cloud Logging JSON; \
+         it needs log4j-layout-template-json in FLINK_HOME/lib (Flink 2.x ships it, 1.20 does \
+         not).\n\n\
          Examples:\n  flink-bootstrap --profile elastic taskmanager\n  \
          flink-bootstrap --metadata none --set taskmanager.numberOfTaskSlots=2 explain taskmanager\n  \
+         flink-bootstrap --log-format json --profile elastic jobmanager\n  \
          flink-bootstrap jobmanager -- -Drest.port=8082\n\n{}",
         env::FLINK_PROPERTIES,
         env::JOB_MANAGER_RPC_ADDRESS,

@@ -150,7 +150,7 @@ pub fn damping_keys(version: FlinkVersion) -> Vec<DampingKey> {
         ));
         keys.push(k(
             "jobmanager.adaptive-scheduler.scaling-interval.max",
-            "unset",
+            "off",
             "after this long a rescale happens even below min-parallelism-increase",
         ));
     }
