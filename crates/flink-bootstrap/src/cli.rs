@@ -188,7 +188,8 @@ impl From<MetadataArg> for MetadataMode {
 
 fn after_help() -> String {
     format!(
-        "Sources, lowest precedence first: the image's conf dir, --profile, instance facts (CPUs, \
+        "Sources, lowest precedence first: the image's conf dir, --profile, --metrics-reporter, \
+         instance facts (CPUs, \
          memory, addresses), GCE metadata (project then instance attribute `flink-config`, a YAML \
          map; attribute `flink-jobmanager-address`), the environment ({}, {}, {}), --set.\n\n\
          --log-format json also renders Flink's log4j-console.properties into the conf dir with \
