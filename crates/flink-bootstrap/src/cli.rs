@@ -195,7 +195,7 @@ fn after_help() -> String {
          --log-format json also renders Flink's log4j-console.properties into the conf dir with \
          log4j's JsonTemplateLayout and GcpLayout.json, so Flink's stdout is Cloud Logging JSON; \
          it needs log4j-layout-template-json in FLINK_HOME/lib (Flink 2.x ships it, 1.20 does \
-         not).\n\n\
+         not: there Flink's console log stays text with a warning, and --strict refuses).\n\n\
          Examples:\n  flink-bootstrap --profile elastic taskmanager\n  \
          flink-bootstrap --metadata none --set taskmanager.numberOfTaskSlots=2 explain taskmanager\n  \
          flink-bootstrap --log-format json --profile elastic jobmanager\n  \

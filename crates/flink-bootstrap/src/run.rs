@@ -112,7 +112,7 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
     let image_dir = cli.flink_home.join("conf");
     // Rendered now, written with the config: a problem stops the start before anything is written.
     let console_log4j = match cli.log.log_format {
-        LogFormat::Json => Some(json_console_log4j(&cli.flink_home, &image_dir)?),
+        LogFormat::Json => json_console_log4j(&cli.flink_home, &image_dir, cli.strict)?,
         LogFormat::Text => None,
     };
     let image = load_image_conf(&image_dir, version).or_exit(Exit::InvalidConfig)?;
@@ -286,11 +286,25 @@ fn prometheus(cli: &Cli, plugins: &mut Plugins) -> Result<Option<Source>, Failur
 }
 
 /// The image's `log4j-console.properties` with Cloud Logging JSON on the console, when this
-/// Flink can do it.
-fn json_console_log4j(home: &Path, image_dir: &Path) -> Result<String, Failure> {
+/// Flink can do it. A Flink without the layout jar (1.20's `lib/`) keeps its text console log
+/// with a warning, so `FLINK_OPS_LOG_FORMAT=json` set for the toolkit's own logs never stops a
+/// start; `--strict` refuses instead.
+fn json_console_log4j(
+    home: &Path,
+    image_dir: &Path,
+    strict: bool,
+) -> Result<Option<String>, Failure> {
     let unchanged = "; nothing was written and Flink was not started";
-    crate::logs::json_layout_jar(home)
-        .map_err(|e| fail(Exit::InvalidConfig, format!("{e}{unchanged}")))?;
+    if let Err(e) = crate::logs::json_layout_jar(home) {
+        if strict {
+            return Err(fail(
+                Exit::InvalidConfig,
+                format!("{e} (--strict){unchanged}"),
+            ));
+        }
+        warn!("Flink's own console log stays text: {e}");
+        return Ok(None);
+    }
     let (path, text) = flink_config::image_console_log4j(image_dir)
         .or_exit(Exit::InvalidConfig)?
         .ok_or_else(|| {
@@ -304,6 +318,7 @@ fn json_console_log4j(home: &Path, image_dir: &Path) -> Result<String, Failure> 
             )
         })?;
     flink_config::json_console(&text, &path)
+        .map(Some)
         .map_err(|e| fail(Exit::InvalidConfig, format!("{e}{unchanged}")))
 }
 
@@ -1059,21 +1074,26 @@ mod tests {
     }
 
     #[test]
-    fn json_logs_without_the_layout_jar_are_refused_before_anything_is_written() {
+    fn json_logs_without_the_layout_jar_keep_flinks_text_log_and_strict_refuses() {
         let home = home_for_json_logs(false);
+        let image_text =
+            fs::read_to_string(home.path().join("conf/log4j-console.properties")).unwrap();
         let out = tempfile::tempdir().unwrap();
         let conf = out.path().join("conf");
-        let args = [
-            "--metadata",
-            "none",
-            "--log-format",
-            "json",
-            "--conf-dir",
-            conf.to_str().unwrap(),
-            "render",
-            "taskmanager",
-        ];
-        let err = run(&cli(home.path(), &args), no_env()).unwrap_err();
+        let args = |strict: bool| {
+            let mut args = vec!["--metadata", "none", "--log-format", "json"];
+            if strict {
+                args.push("--strict");
+            }
+            args.extend([
+                "--conf-dir",
+                conf.to_str().unwrap(),
+                "render",
+                "taskmanager",
+            ]);
+            args
+        };
+        let err = run(&cli(home.path(), &args(true)), no_env()).unwrap_err();
         assert_eq!(err.exit, Exit::InvalidConfig);
         let msg = format!("{err}");
         assert!(
@@ -1082,6 +1102,12 @@ mod tests {
             "{msg}"
         );
         assert!(!conf.exists(), "nothing written");
+        // Without --strict: the config is written and the console log is the image's, text.
+        run(&cli(home.path(), &args(false)), no_env()).unwrap();
+        assert_eq!(
+            fs::read_to_string(conf.join("log4j-console.properties")).unwrap(),
+            image_text
+        );
     }
 
     #[test]

@@ -236,8 +236,9 @@ const SEVERITIES: &[&str] = &[
 /// `--log-format json`: on 2.x every line the JVM writes to stdout, on both roles, is one JSON
 /// object with a Cloud Logging `severity` and a `message` (the one line before it is the start
 /// script's own banner, written before Java starts); the bootstrap's own lines on stderr are
-/// JSON too. On 1.20, whose `lib/` has no JSON layout, the bootstrap refuses before writing
-/// anything or starting Flink, naming the jar to add.
+/// JSON too. On 1.20, whose `lib/` has no JSON layout, the bootstrap renders Flink's text
+/// console log with a warning naming the jar to add, and `--strict` refuses before writing
+/// anything or starting Flink.
 #[each_version(flavor = "multi_thread")]
 async fn flinks_console_log_is_cloud_logging_json(version: &str) {
     if version.starts_with("1.") {
@@ -245,7 +246,14 @@ async fn flinks_console_log_is_cloud_logging_json(version: &str) {
         let invalid =
             documented_exit_code("invalid configuration (values, metadata, --strict warnings)");
         let mut cmd = scratch.command();
-        cmd.args(["--metadata", "none", "--log-format", "json", "jobmanager"]);
+        cmd.args([
+            "--metadata",
+            "none",
+            "--log-format",
+            "json",
+            "--strict",
+            "jobmanager",
+        ]);
         let ended = scratch
             .refused(
                 &mut cmd,
@@ -257,8 +265,32 @@ async fn flinks_console_log_is_cloud_logging_json(version: &str) {
                 ],
             )
             .await;
-        // The refusal itself is a Cloud Logging line.
-        for line in ended.stderr.lines() {
+        let mut cmd = scratch.command();
+        cmd.args([
+            "--metadata",
+            "none",
+            "--log-format",
+            "json",
+            "render",
+            "jobmanager",
+        ]);
+        let rendered = scratch.run(&mut cmd).await;
+        assert_eq!(
+            rendered.code, 0,
+            "render without --strict: {}",
+            rendered.stderr
+        );
+        assert!(
+            rendered.stderr.contains("console log stays text")
+                && rendered.stderr.contains("from Maven Central"),
+            "{}",
+            rendered.stderr
+        );
+        let console = std::fs::read_to_string(scratch.path("conf/log4j-console.properties"))
+            .expect("the console log4j file rendered");
+        assert!(!console.contains("JsonTemplateLayout"), "{console}");
+        // The refusal and the warning are Cloud Logging lines themselves.
+        for line in ended.stderr.lines().chain(rendered.stderr.lines()) {
             let parsed: Value =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
             assert!(parsed["severity"].is_string(), "{line}");
