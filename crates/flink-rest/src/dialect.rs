@@ -159,9 +159,11 @@ mod tests {
 
     #[test]
     fn run_body_uses_restore_mode_before_1_20() {
-        let body = Dialect::new(FlinkVersion::new(1, 17, 2)).run_body(&restore_run());
-        assert_eq!(body["restoreMode"], "NO_CLAIM");
-        assert!(body.get("claimMode").is_none());
+        for v in [FlinkVersion::new(1, 18, 1), FlinkVersion::new(1, 19, 3)] {
+            let body = Dialect::new(v).run_body(&restore_run());
+            assert_eq!(body["restoreMode"], "NO_CLAIM", "{v}");
+            assert!(body.get("claimMode").is_none(), "{v}");
+        }
     }
 
     #[test]
