@@ -1,9 +1,10 @@
 //! Known Flink keys and the shape of their values.
 //!
-//! `generated.rs` holds every `ConfigOption` (and deprecated alias) defined in flink-dist 1.20.3
-//! ("V1") and 2.3.0 ("V2"), extracted by `tools/extract-config-keys.py`. Hand-written overrides
-//! tighten a few types (hosts, positive slot counts, the restart strategy names) and cover older
-//! versions where a key had another type.
+//! `generated.rs` holds every `ConfigOption` (and deprecated alias) defined in the flink-dist jar
+//! of each minor release from 1.17 to 2.3, each tagged with the minors that define it (and with
+//! which type), extracted by `tools/extract-config-keys.py`. So a key renamed or removed in a
+//! release is known exactly in the versions that know it. Hand-written overrides tighten a few
+//! types (hosts, positive slot counts, the restart strategy names).
 
 use std::net::IpAddr;
 
@@ -44,34 +45,32 @@ pub enum ValueType {
     Enum(&'static [&'static str]),
 }
 
-/// Which of the catalog's two reference versions defines a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Era {
-    All,
-    V1,
-    V2,
-}
-
-/// One catalog entry.
+/// One catalog entry: a key with one type, in the minors (bits over `generated::MINORS`) that
+/// declare it with that type.
 #[derive(Debug)]
 struct KeyDef {
     key: &'static str,
     ty: ValueType,
-    era: Era,
+    minors: u16,
 }
 
 impl KeyDef {
-    const fn new(key: &'static str, ty: ValueType, era: Era) -> Self {
-        Self { key, ty, era }
+    const fn new(key: &'static str, ty: ValueType, minors: u16) -> Self {
+        Self { key, ty, minors }
     }
 
     fn applies_to(&self, version: FlinkVersion) -> bool {
-        match self.era {
-            Era::All => true,
-            Era::V1 => version.major < 2,
-            Era::V2 => version.major >= 2,
-        }
+        self.minors & minor_bit(version) != 0
     }
+}
+
+/// The bit of the catalog's minor release that describes `version`: its own minor, else the
+/// newest older one the catalog has (a version older than all of them gets the oldest, one newer
+/// than all the newest; `FlinkVersion::is_supported` tells a caller whether to trust that).
+fn minor_bit(version: FlinkVersion) -> u16 {
+    let minors = &generated::MINORS;
+    let older_or_same = minors.partition_point(|&m| m <= (version.major, version.minor));
+    1 << older_or_same.saturating_sub(1)
 }
 
 const RESTART_STRATEGIES: &[&str] = &[
@@ -96,9 +95,9 @@ fn override_for(key: &str, version: FlinkVersion) -> Option<ValueType> {
         | "rest.address"
         | "rest.bind-address" => ValueType::Host,
         "taskmanager.numberOfTaskSlots" => ValueType::PositiveInt,
-        "restart-strategy.type" => ValueType::Enum(RESTART_STRATEGIES),
-        // Milliseconds as a plain long before 1.20, a Duration since.
-        "heartbeat.timeout" | "heartbeat.interval" if !version.at_least(1, 20) => ValueType::Long,
+        "restart-strategy.type" if lookup_declared(key, version).is_some() => {
+            ValueType::Enum(RESTART_STRATEGIES)
+        }
         _ => return None,
     })
 }
@@ -131,18 +130,23 @@ fn defs(key: &str) -> &'static [KeyDef] {
     &keys[start..end]
 }
 
+/// The type `version`'s flink-dist declares for `key`, if it has the key.
+fn lookup_declared(key: &str, version: FlinkVersion) -> Option<ValueType> {
+    defs(key)
+        .iter()
+        .find(|d| d.applies_to(version))
+        .map(|d| d.ty)
+}
+
 /// The type of `key` in `version`, or `None` when the key is unknown to that version.
 pub fn lookup(key: &str, version: FlinkVersion) -> Option<ValueType> {
     override_for(key, version)
         .or_else(|| {
-            defs(key)
-                .iter()
-                .find(|d| d.applies_to(version))
-                .map(|d| match d.ty {
-                    // Flink declares ports as plain ints and fails only when it binds.
-                    ValueType::Int if key.ends_with(".port") => ValueType::Port,
-                    ty => ty,
-                })
+            lookup_declared(key, version).map(|ty| match ty {
+                // Flink declares ports as plain ints and fails only when it binds.
+                ValueType::Int if key.ends_with(".port") => ValueType::Port,
+                ty => ty,
+            })
         })
         .or_else(|| {
             OPEN_PREFIXES
@@ -152,9 +156,9 @@ pub fn lookup(key: &str, version: FlinkVersion) -> Option<ValueType> {
         })
 }
 
-/// Whether the catalog knows `key` for any supported version (used to tell "unknown" from "not in
-/// this version").
-pub(crate) fn known_in_other_era(key: &str, version: FlinkVersion) -> bool {
+/// Whether the catalog knows `key` for another supported version (used to tell "unknown" from "not
+/// in this version").
+pub(crate) fn known_in_other_version(key: &str, version: FlinkVersion) -> bool {
     defs(key).iter().any(|d| !d.applies_to(version))
 }
 
@@ -338,7 +342,7 @@ mod tests {
     use super::*;
 
     const V1_18: FlinkVersion = FlinkVersion::new(1, 18, 1);
-    const V1_20: FlinkVersion = FlinkVersion::new(1, 20, 3);
+    const V1_20: FlinkVersion = FlinkVersion::new(1, 20, 5);
     const V2_3: FlinkVersion = FlinkVersion::new(2, 3, 0);
 
     #[test]
@@ -506,6 +510,151 @@ mod tests {
                 assert!(ty.check(value).is_ok(), "{key}: {value} ({ty:?})");
                 assert!(ty.check("EXACTLY-ONCE-ISH").is_err(), "{key} ({ty:?})");
             }
+        }
+    }
+
+    /// The newest patch release of each minor the catalog covers (the test matrix).
+    const MATRIX: [FlinkVersion; 8] = [
+        FlinkVersion::new(1, 17, 2),
+        FlinkVersion::new(1, 18, 1),
+        FlinkVersion::new(1, 19, 3),
+        FlinkVersion::new(1, 20, 5),
+        FlinkVersion::new(2, 0, 2),
+        FlinkVersion::new(2, 1, 3),
+        FlinkVersion::new(2, 2, 1),
+        FlinkVersion::new(2, 3, 0),
+    ];
+
+    #[test]
+    fn there_is_a_catalog_for_every_minor_from_1_17_to_2_3() {
+        let minors: Vec<(u32, u32)> = MATRIX.iter().map(|v| (v.major, v.minor)).collect();
+        assert_eq!(generated::MINORS.to_vec(), minors);
+        // Every patch release reads its own minor's catalog; a version between or beyond them
+        // the newest older one (and the oldest for anything older).
+        for (i, v) in MATRIX.iter().enumerate() {
+            assert_eq!(minor_bit(*v), 1 << i, "{v}");
+            assert_eq!(minor_bit(FlinkVersion::new(v.major, v.minor, 0)), 1 << i);
+            assert_eq!(minor_bit(FlinkVersion::new(v.major, v.minor, 99)), 1 << i);
+        }
+        assert_eq!(minor_bit(FlinkVersion::new(1, 16, 3)), 1);
+        assert_eq!(minor_bit(FlinkVersion::new(1, 21, 0)), 1 << 3);
+        assert_eq!(minor_bit(FlinkVersion::new(2, 4, 0)), 1 << 7);
+    }
+
+    /// Which versions of [`MATRIX`] know `key`, as a string of `x` (known) and `.` (unknown).
+    fn known_in(key: &str) -> String {
+        MATRIX
+            .iter()
+            .map(|v| if lookup(key, *v).is_some() { 'x' } else { '.' })
+            .collect()
+    }
+
+    #[test]
+    fn keys_are_known_exactly_in_the_versions_that_have_them() {
+        //  1.17 1.18 1.19 1.20 2.0 2.1 2.2 2.3
+        for (key, known) in [
+            // The adaptive scheduler's submission keys came with 2.0; the old names still parse.
+            (
+                "jobmanager.adaptive-scheduler.submission.resource-wait-timeout",
+                "....xxxx",
+            ),
+            (
+                "jobmanager.adaptive-scheduler.submission.resource-stabilization-timeout",
+                "....xxxx",
+            ),
+            (
+                "jobmanager.adaptive-scheduler.resource-wait-timeout",
+                "xxxxxxxx",
+            ),
+            // 1.20 moved the checkpoint and recovery keys under execution.checkpointing.* and
+            // execution.state-recovery.*; the old keys remain as fallbacks.
+            ("execution.checkpointing.dir", "...xxxxx"),
+            ("execution.checkpointing.savepoint-dir", "...xxxxx"),
+            ("execution.checkpointing.num-retained", "...xxxxx"),
+            ("execution.state-recovery.claim-mode", "...xxxxx"),
+            ("state.checkpoints.dir", "xxxxxxxx"),
+            // Removed in 2.0.
+            ("cluster.evenly-spread-out-slots", "xxxx...."),
+            ("execution.checkpointing.force", "xxxx...."),
+            ("akka.watch.heartbeat.interval", "xxxx...."),
+            // Pekko replaced Akka in 1.18 (akka.* remain as deprecated keys).
+            ("pekko.ask.timeout", ".xxxxxxx"),
+            // One key a release added or removed, for each of the others.
+            ("slotmanager.request-timeout", "x......."),
+            (
+                "cluster.fine-grained-resource-management.enabled",
+                "xx......",
+            ),
+            ("env.log.level", "..xxxxxx"),
+            ("events.reporters", ".....xxx"),
+            ("traces.report-events-as-spans", "...xxx.."),
+            ("historyserver.archive.retained-ttl", "......xx"),
+            ("cluster.id", ".......x"),
+        ] {
+            assert_eq!(known_in(key), known, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_key_the_version_does_not_have_is_told_apart_from_an_unknown_one() {
+        let v1_19 = FlinkVersion::new(1, 19, 3);
+        assert!(known_in_other_version("execution.checkpointing.dir", v1_19));
+        assert!(!known_in_other_version("execution.checkpointing.dir", V2_3));
+        assert!(!known_in_other_version("no.such.key", v1_19));
+    }
+
+    #[test]
+    fn values_are_checked_with_the_type_of_the_version() {
+        // heartbeat.timeout was a number of milliseconds before 1.20, a Duration since.
+        for v in &MATRIX[..3] {
+            let ty = lookup("heartbeat.timeout", *v).unwrap();
+            assert!(ty.check("50000").is_ok(), "{v}");
+            assert!(ty.check("50 s").is_err(), "{v}");
+        }
+        for v in &MATRIX[3..] {
+            assert!(
+                lookup("heartbeat.timeout", *v)
+                    .unwrap()
+                    .check("50 s")
+                    .is_ok(),
+                "{v}"
+            );
+        }
+        // The `Ng` scheduler was dropped in 2.0.
+        for (v, ng) in MATRIX
+            .iter()
+            .zip([true, true, true, true, false, false, false, false])
+        {
+            let ty = lookup("jobmanager.scheduler", *v).unwrap();
+            assert_eq!(ty.check("ng").is_ok(), ng, "{v}");
+            assert!(ty.check("adaptive").is_ok(), "{v}");
+            assert!(ty.check("elastic").is_err(), "{v}");
+        }
+        // taskmanager.load-balance.mode came in 1.19 and gained values in 2.1 and 2.2.
+        let balance = |v: FlinkVersion, value: &str| {
+            lookup("taskmanager.load-balance.mode", v).map(|ty| ty.check(value).is_ok())
+        };
+        assert_eq!(balance(MATRIX[1], "SLOTS"), None);
+        assert_eq!(balance(MATRIX[2], "SLOTS"), Some(true));
+        assert_eq!(balance(MATRIX[4], "MIN_RESOURCES"), Some(false));
+        assert_eq!(balance(MATRIX[5], "MIN_RESOURCES"), Some(true));
+        assert_eq!(balance(MATRIX[5], "TASKS"), Some(false));
+        assert_eq!(balance(MATRIX[6], "tasks"), Some(true));
+    }
+
+    #[test]
+    fn enum_values_are_what_flink_compares_with() {
+        // Flink matches a value against each constant's toString(): `DEFAULT` is a static alias of
+        // RecoveryClaimMode, not a constant, so Flink refuses it.
+        for v in MATRIX {
+            let claim = lookup("execution.savepoint-restore-mode", v).unwrap();
+            for ok in ["CLAIM", "no_claim", "LEGACY"] {
+                assert!(claim.check(ok).is_ok(), "{v}: {ok}");
+            }
+            assert!(claim.check("DEFAULT").is_err(), "{v}");
+            let mode = lookup("execution.checkpointing.mode", v).unwrap();
+            assert!(mode.check("at_least_once").is_ok(), "{v}");
+            assert!(mode.check("at-least-once").is_err(), "{v}");
         }
     }
 

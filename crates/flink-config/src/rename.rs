@@ -136,18 +136,35 @@ mod tests {
     }
 
     #[test]
-    fn renamed_keys_exist_where_they_are_written() {
+    fn renames_follow_the_catalog_of_every_minor() {
+        // The new name exists from `since` on and not before; the old one exists before.
+        let matrix = [
+            (1, 17, 2),
+            (1, 18, 1),
+            (1, 19, 3),
+            (1, 20, 5),
+            (2, 0, 2),
+            (2, 1, 3),
+            (2, 2, 1),
+            (2, 3, 0),
+        ]
+        .map(|(a, b, c)| FlinkVersion::new(a, b, c));
         for r in RENAMES {
-            assert!(
-                crate::lookup(r.new, FlinkVersion::new(2, 3, 0)).is_some(),
-                "{}",
-                r.new
-            );
-            assert!(
-                crate::lookup(r.old, FlinkVersion::new(1, 18, 0)).is_some(),
-                "{}",
-                r.old
-            );
+            for v in matrix {
+                let new_known = crate::lookup(r.new, v).is_some();
+                assert_eq!(new_known, v >= r.since, "{} in {v}", r.new);
+                if v < r.since {
+                    assert!(crate::lookup(r.old, v).is_some(), "{} in {v}", r.old);
+                }
+                // Whatever name a user gives, the one written is known to the version.
+                for given in [r.old, r.new] {
+                    let (written, _) = key_for_version(given, v);
+                    assert!(
+                        crate::lookup(written, v).is_some(),
+                        "{given} -> {written} in {v}"
+                    );
+                }
+            }
         }
     }
 }

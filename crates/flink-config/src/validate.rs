@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::catalog::known_in_other_era;
+use crate::catalog::known_in_other_version;
 use crate::{is_key_shaped, lookup, suggest, Origin, Resolved};
 
 /// How bad a finding is.
@@ -67,7 +67,7 @@ pub fn validate(resolved: &Resolved) -> Vec<Diagnostic> {
                     );
                 }
             }
-            None if known_in_other_era(key, version) => report(
+            None if known_in_other_version(key, version) => report(
                 Severity::Warning,
                 format!("Flink {version} does not have this key; it would be ignored"),
             ),

@@ -119,7 +119,9 @@ mod tests {
 
     #[test]
     fn run_body_uses_claim_mode_from_1_20() {
-        for v in [FlinkVersion::new(1, 20, 3), FlinkVersion::new(2, 3, 0)] {
+        for v in [(1, 20, 5), (2, 0, 2), (2, 1, 3), (2, 2, 1), (2, 3, 0)]
+            .map(|(a, b, c)| FlinkVersion::new(a, b, c))
+        {
             let body = Dialect::new(v).run_body(&restore_run());
             assert_eq!(body["claimMode"], "NO_CLAIM", "{v}");
             assert!(body.get("restoreMode").is_none(), "{v}");
@@ -159,9 +161,11 @@ mod tests {
 
     #[test]
     fn run_body_uses_restore_mode_before_1_20() {
-        let body = Dialect::new(FlinkVersion::new(1, 17, 2)).run_body(&restore_run());
-        assert_eq!(body["restoreMode"], "NO_CLAIM");
-        assert!(body.get("claimMode").is_none());
+        for v in [FlinkVersion::new(1, 18, 1), FlinkVersion::new(1, 19, 3)] {
+            let body = Dialect::new(v).run_body(&restore_run());
+            assert_eq!(body["restoreMode"], "NO_CLAIM", "{v}");
+            assert!(body.get("claimMode").is_none(), "{v}");
+        }
     }
 
     #[test]

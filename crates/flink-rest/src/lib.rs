@@ -1,7 +1,7 @@
 //! A typed async client for the Apache Flink JobManager REST API.
 //!
 //! One [`FlinkClient`] talks to one JobManager. It speaks the dialect of the
-//! cluster's reported version (Flink 1.17 through 2.3): the request bodies
+//! cluster's reported version (Flink 1.18 through 2.3): the request bodies
 //! that changed between versions are built by [`Dialect`], so callers never
 //! branch on versions themselves.
 //!

@@ -186,6 +186,16 @@ impl ClusterBuilder {
         }
         let rest_port = free_port();
         let file_url = |sub: &str| format!("file://{}", dir.path().join(sub).display());
+        // 1.20 moved the state directories under execution.checkpointing.*; older releases
+        // ignore the new names.
+        let (checkpoint_dir_key, savepoint_dir_key) = if !self.dist.at_least(1, 20) {
+            ("state.checkpoints.dir", "state.savepoints.dir")
+        } else {
+            (
+                "execution.checkpointing.dir",
+                "execution.checkpointing.savepoint-dir",
+            )
+        };
         let mut config: BTreeMap<String, String> = [
             ("rest.port", rest_port.to_string()),
             ("rest.address", "localhost".into()),
@@ -198,11 +208,8 @@ impl ClusterBuilder {
                 "web.upload.dir",
                 dir.path().join("uploads").display().to_string(),
             ),
-            ("execution.checkpointing.dir", file_url("checkpoints")),
-            (
-                "execution.checkpointing.savepoint-dir",
-                file_url("savepoints"),
-            ),
+            (checkpoint_dir_key, file_url("checkpoints")),
+            (savepoint_dir_key, file_url("savepoints")),
             (
                 "execution.checkpointing.externalized-checkpoint-retention",
                 "RETAIN_ON_CANCELLATION".into(),

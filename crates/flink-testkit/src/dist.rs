@@ -3,12 +3,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use flink_rest::FlinkVersion;
+
 use crate::cache::{build_once, cache_dir, run};
 
-/// The Flink versions the suite runs against: the 1.x LTS and the newest.
+/// The Flink versions the full suites run against: the 1.x LTS and the newest.
 /// Listed once, with [`each_version`](crate::each_version), which generates a
 /// test per version from this list.
 pub const SUPPORTED_VERSIONS: [&str; 2] = flink_testkit_macros::supported_versions!();
+
+/// Every Flink version CI tests: the newest patch release of each minor from 1.18 to 2.3.
+pub const MATRIX_VERSIONS: [&str; 7] = flink_testkit_macros::matrix_versions!();
+
+/// The versions of [`MATRIX_VERSIONS`] that get the smoke scenarios only
+/// ([`each_smoke_version`](crate::each_smoke_version)), not the full suites.
+pub const SMOKE_VERSIONS: [&str; 5] = flink_testkit_macros::smoke_versions_list!();
 
 /// A Flink installation laid out as `FLINK_HOME`.
 #[derive(Debug, Clone)]
@@ -94,6 +103,11 @@ impl FlinkDist {
         &self.version
     }
 
+    /// Whether this is Flink `major.minor` or newer.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        parse_version(&self.version).at_least(major, minor)
+    }
+
     /// `FLINK_HOME`.
     pub fn home(&self) -> &Path {
         &self.home
@@ -124,12 +138,24 @@ pub(crate) fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+fn parse_version(version: &str) -> FlinkVersion {
+    version
+        .parse()
+        .unwrap_or_else(|e| panic!("Flink version {version:?}: {e}"))
+}
+
 fn check_layout(home: &Path, version: &str) -> Result<(), String> {
+    // 1.19 introduced config.yaml; older releases ship only flink-conf.yaml.
+    let conf = if parse_version(version).at_least(1, 19) {
+        "conf/config.yaml"
+    } else {
+        "conf/flink-conf.yaml"
+    };
     for needed in [
         "bin/jobmanager.sh".to_string(),
         "bin/taskmanager.sh".to_string(),
         "bin/bash-java-utils.jar".to_string(),
-        "conf/config.yaml".to_string(),
+        conf.to_string(),
         format!("lib/flink-dist-{version}.jar"),
     ] {
         if !home.join(&needed).exists() {

@@ -69,7 +69,7 @@ pub fn example_jar(dist: &FlinkDist, variant: JobVariant) -> PathBuf {
         std::fs::create_dir_all(&src).map_err(|e| e.to_string())?;
         std::fs::write(
             src.join("CounterJob.java"),
-            SOURCE.replace("@VARIANT@", variant.name()),
+            source_for(dist).replace("@VARIANT@", variant.name()),
         )
         .map_err(|e| e.to_string())?;
         run(Command::new("javac")
@@ -124,6 +124,82 @@ pub async fn counter_value(client: &FlinkClient, job: &JobId) -> Result<u64, Str
         .map(|v| v as u64)
         .ok_or_else(|| format!("job {job}: no value for {name} yet"))
 }
+
+/// The job's source for `dist`: written for 1.19 and later. Before 1.19 the APIs that 1.19 added
+/// (`OpenContext`, `RuntimeContext.getTaskInfo()`) are replaced by their older forms, and the
+/// generator by [`LEGACY_RATE_SOURCE`]: flink-dist holds `DataGeneratorSource` only from 1.19 on.
+fn source_for(dist: &FlinkDist) -> String {
+    if dist.at_least(1, 19) {
+        return SOURCE.to_string();
+    }
+    let mut source = SOURCE.to_string();
+    for (new, old) in [
+        (
+            "import org.apache.flink.api.common.functions.OpenContext;",
+            "import org.apache.flink.configuration.Configuration;",
+        ),
+        (
+            "import org.apache.flink.connector.datagen.source.DataGeneratorSource;",
+            "",
+        ),
+        (
+            "import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;",
+            "",
+        ),
+        (
+            "        DataGeneratorSource<Long> source = new DataGeneratorSource<>(\n                index -> index, Long.MAX_VALUE, RateLimiterStrategy.perSecond(rate), Types.LONG);\n        env.fromSource(source, WatermarkStrategy.noWatermarks(), \"source\")",
+            "        env.addSource(new RateSource(rate), \"source\")",
+        ),
+        ("public class CounterJob {", LEGACY_RATE_SOURCE),
+        (
+            "public void open(OpenContext context)",
+            "public void open(Configuration parameters)",
+        ),
+        (
+            "getRuntimeContext().getTaskInfo().getAttemptNumber()",
+            "getRuntimeContext().getAttemptNumber()",
+        ),
+    ] {
+        assert!(source.contains(new), "CounterJob.java no longer has `{new}`");
+        source = source.replace(new, old);
+    }
+    source
+}
+
+/// Before 1.19: a generator of 0, 1, 2, ... at `rate` records per second over all subtasks, as
+/// `DataGeneratorSource` with `RateLimiterStrategy.perSecond` is from 1.19 on.
+const LEGACY_RATE_SOURCE: &str = r#"public class CounterJob {
+    static class RateSource
+            extends org.apache.flink.streaming.api.functions.source.RichParallelSourceFunction<Long> {
+        private final long rate;
+        private volatile boolean running = true;
+
+        RateSource(long rate) {
+            this.rate = rate;
+        }
+
+        @Override
+        public void run(SourceContext<Long> ctx) throws Exception {
+            int subtasks = getRuntimeContext().getNumberOfParallelSubtasks();
+            long next = getRuntimeContext().getIndexOfThisSubtask();
+            double perSecond = (double) rate / subtasks;
+            long start = System.nanoTime();
+            for (long emitted = 1; running; emitted++) {
+                synchronized (ctx.getCheckpointLock()) {
+                    ctx.collect(next);
+                }
+                next += subtasks;
+                long wait = start + (long) (emitted * 1e9 / perSecond) - System.nanoTime();
+                if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            }
+        }
+
+        @Override
+        public void cancel() {
+            running = false;
+        }
+    }
+"#;
 
 fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {

@@ -16,7 +16,8 @@
 //! - [`eventually`]: wait for a condition with the suite's patience, under
 //!   one overall deadline.
 //! - [`each_version`]: one scenario, a `#[tokio::test]` per version in
-//!   [`SUPPORTED_VERSIONS`].
+//!   [`SUPPORTED_VERSIONS`] (the full suites); [`each_smoke_version`]: one per
+//!   version in [`SMOKE_VERSIONS`] (the rest of [`MATRIX_VERSIONS`]).
 #![deny(missing_docs)]
 
 mod cache;
@@ -28,8 +29,8 @@ mod wait;
 
 pub use cache::cache_dir;
 pub use cluster::{free_port, Cluster, ClusterBuilder, Launch, Role};
-pub use dist::{FlinkDist, SUPPORTED_VERSIONS};
-pub use flink_testkit_macros::each_version;
+pub use dist::{FlinkDist, MATRIX_VERSIONS, SMOKE_VERSIONS, SUPPORTED_VERSIONS};
+pub use flink_testkit_macros::{each_smoke_version, each_version};
 pub use gce_metadata_standin::{GceTree, MetadataStandin};
 pub use jobs::{
     counter_value, example_jar, wait_counter_at_least, wait_counter_parallelism, JobVariant,

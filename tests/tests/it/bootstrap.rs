@@ -26,12 +26,12 @@ mod observability;
 
 /// The address every instance reaches the JobManager at, and the internal IP of every
 /// instance: all processes run on this machine.
-const LOCALHOST: &str = "127.0.0.1";
+pub(crate) const LOCALHOST: &str = "127.0.0.1";
 
 /// The GCE side of the article's setup: project metadata every instance sees (the JobManager's
 /// address and a `flink-config` map) and per-instance attributes. Each process started gets its
 /// own metadata server, as each VM has, kept alive until the test ends.
-struct InstanceGroup {
+pub(crate) struct InstanceGroup {
     project_config: BTreeMap<String, String>,
     instance_config: BTreeMap<String, String>,
     standins: Mutex<Vec<MetadataStandin>>,
@@ -41,12 +41,13 @@ impl InstanceGroup {
     /// Project `flink-config` with the article's settings, shortened so a test is quick, and
     /// `instance_config` as the instance attribute `flink-config` of the instance named
     /// `taskmanager-0` (the others have none).
-    fn new(version: &str, instance_config: &[(&str, &str)]) -> Self {
+    pub(crate) fn new(version: &str, instance_config: &[(&str, &str)]) -> Self {
+        let (timeout, interval) = heartbeat_for(version);
         let mut project: Vec<(&str, &str)> = vec![
             ("taskmanager.numberOfTaskSlots", "1"),
             // Overrides the elastic profile's 15 s.
-            ("heartbeat.timeout", "10 s"),
-            ("heartbeat.interval", "2 s"),
+            ("heartbeat.timeout", timeout),
+            ("heartbeat.interval", interval),
             ("restart-strategy.exponential-delay.initial-backoff", "1 s"),
             ("restart-strategy.exponential-delay.max-backoff", "2 s"),
             // Written under its 2.x name by the bootstrap on 2.x.
@@ -58,9 +59,10 @@ impl InstanceGroup {
             ("taskmanager.memory.managed.size", "64m"),
         ];
         // How soon a running job scales up when slots arrive (30 s and more by default).
-        if version.starts_with("1.") {
+        // (scaling-interval.min came with 1.19; before, the default applies).
+        if version.starts_with("1.19.") || version.starts_with("1.20.") {
             project.push(("jobmanager.adaptive-scheduler.scaling-interval.min", "1 s"));
-        } else {
+        } else if version.starts_with("2.") {
             project.extend([
                 (
                     "jobmanager.adaptive-scheduler.executing.cooldown-after-rescaling",
@@ -112,7 +114,9 @@ impl InstanceGroup {
     /// The cluster's launcher: `flink-bootstrap --profile elastic --metadata gce jobmanager` or
     /// `... taskmanager`, each rendering into its own conf dir, with the harness' settings
     /// (ports, memory, directories, bind addresses) as `--set` unless the metadata has them.
-    fn launcher(self: Arc<Self>) -> impl Fn(&Launch<'_>) -> Command + Send + Sync + 'static {
+    pub(crate) fn launcher(
+        self: Arc<Self>,
+    ) -> impl Fn(&Launch<'_>) -> Command + Send + Sync + 'static {
         move |launch| {
             let subcommand = match launch.role {
                 Role::JobManager => "jobmanager",
@@ -135,6 +139,19 @@ impl InstanceGroup {
             cmd.arg(subcommand);
             cmd
         }
+    }
+}
+
+/// The instance group's heartbeat timeout and interval as `version` reads them: milliseconds
+/// before 1.20, durations since.
+pub(crate) fn heartbeat_for(version: &str) -> (&'static str, &'static str) {
+    if ["1.17.", "1.18.", "1.19."]
+        .iter()
+        .any(|p| version.starts_with(p))
+    {
+        ("10000", "2000")
+    } else {
+        ("10 s", "2 s")
     }
 }
 
@@ -180,7 +197,7 @@ fn bootstrap_as(home: &Path, run_as: Option<&str>) -> Command {
 // ---- the elastic cluster ------------------------------------------------------
 
 /// Waits until the registered TaskManagers offer `expected` slots (sorted).
-async fn slots_become(client: &FlinkClient, expected: &[u32]) {
+pub(crate) async fn slots_become(client: &FlinkClient, expected: &[u32]) {
     eventually(
         &format!("TaskManagers with {expected:?} slots"),
         Duration::from_secs(60),
@@ -199,7 +216,7 @@ async fn slots_become(client: &FlinkClient, expected: &[u32]) {
 }
 
 /// The JobManager's effective configuration (`GET /jobmanager/config`).
-async fn jobmanager_config(url: &url::Url) -> BTreeMap<String, String> {
+pub(crate) async fn jobmanager_config(url: &url::Url) -> BTreeMap<String, String> {
     let entries: Value = reqwest::get(url.join("jobmanager/config").expect("a URL"))
         .await
         .and_then(|r| r.error_for_status())

@@ -12,19 +12,19 @@ use flink_testkit::{
 };
 use serde_json::Value;
 
-struct Deployer<'a> {
+pub(crate) struct Deployer<'a> {
     cluster: &'a Cluster,
     layout: PathBuf,
 }
 
-struct Run {
-    code: i32,
-    report: Value,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) report: Value,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn str(&self, key: &str) -> &str {
+    pub(crate) fn str(&self, key: &str) -> &str {
         self.report[key]
             .as_str()
             .unwrap_or_else(|| panic!("no {key} in {}\n{}", self.report, self.stderr))
@@ -32,7 +32,7 @@ impl Run {
 }
 
 impl<'a> Deployer<'a> {
-    fn new(cluster: &'a Cluster) -> Self {
+    pub(crate) fn new(cluster: &'a Cluster) -> Self {
         Self {
             cluster,
             layout: cluster.dir().join("layout"),
@@ -88,7 +88,7 @@ impl<'a> Deployer<'a> {
         )
     }
 
-    fn deploy(&self, job: &str, variant: JobVariant, extra: &[&str]) -> Run {
+    pub(crate) fn deploy(&self, job: &str, variant: JobVariant, extra: &[&str]) -> Run {
         self.run("deploy", job, &self.jar(variant), extra)
     }
 }
@@ -106,7 +106,7 @@ fn finish(out: Output) -> Run {
     }
 }
 
-fn assert_exit(run: &Run, code: i32) {
+pub(crate) fn assert_exit(run: &Run, code: i32) {
     assert_eq!(
         run.code, code,
         "exit code; report {}\nstderr:\n{}",
@@ -114,7 +114,7 @@ fn assert_exit(run: &Run, code: i32) {
     );
 }
 
-async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
+pub(crate) async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
     client
         .jobs_named(name)
         .await
@@ -125,7 +125,7 @@ async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
         .collect()
 }
 
-async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
+pub(crate) async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
     client
         .checkpoints(job)
         .await

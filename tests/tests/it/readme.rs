@@ -29,7 +29,23 @@ fn blocks() -> Vec<(&'static str, String)> {
             markdown_table::<flink_bootstrap::exit::Exit>(),
         ),
         ("env-vars", vars),
+        ("flink-versions", flink_versions()),
     ]
+}
+
+/// The versions CI tests, and how: the list `#[each_version]` and `#[each_smoke_version]`
+/// generate the tests from.
+fn flink_versions() -> String {
+    let mut table = String::from("| Flink | tested in CI |\n|---|---|\n");
+    for version in flink_testkit::MATRIX_VERSIONS {
+        let how = if flink_testkit::SUPPORTED_VERSIONS.contains(&version) {
+            "the full suites"
+        } else {
+            "the smoke scenarios"
+        };
+        table.push_str(&format!("| {version} | {how} |\n"));
+    }
+    table
 }
 
 /// `text` with the block after `<!-- marker -->` (up to `<!-- end -->`) replaced by `content`.

@@ -9,7 +9,7 @@ use flink_testkit::{
 };
 
 #[each_version]
-async fn lifecycle(version: &str) {
+pub(crate) async fn lifecycle(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
     let client = cluster.client();
     assert_eq!(client.version().await.unwrap().to_string(), version);

@@ -261,7 +261,7 @@ fn target_dir_now(layout: &SavepointLayout, job: &str) -> PathBuf {
 // ---- once -------------------------------------------------------------------
 
 #[each_version]
-async fn once(version: &str) {
+pub(crate) async fn once(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
     let client = cluster.client();
     let url = cluster.url().as_str().to_string();

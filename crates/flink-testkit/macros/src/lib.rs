@@ -1,6 +1,6 @@
-//! `#[each_version]`: one test per supported Flink version from one scenario,
-//! and the list of those versions. Re-exported by `flink-testkit`; use it
-//! from there.
+//! `#[each_version]`: one test per full-suite Flink version from one scenario,
+//! `#[each_smoke_version]`: one per other version of the matrix, and the lists
+//! of those versions. Re-exported by `flink-testkit`; use it from there.
 //!
 //! Written against `proc_macro` alone: it only needs the scenario's name, so
 //! it takes no parser crate.
@@ -8,10 +8,23 @@
 
 use proc_macro::{Delimiter, TokenStream, TokenTree};
 
-/// The Flink versions the suite runs against: the 1.x LTS and the newest.
+/// The Flink versions the full suites run against: the 1.x LTS and the newest.
 /// `flink_testkit::SUPPORTED_VERSIONS` and the tests `#[each_version]`
 /// generates both come from here, so they cannot disagree.
-const VERSIONS: [&str; 2] = ["1.20.3", "2.3.0"];
+const VERSIONS: [&str; 2] = ["1.20.5", "2.3.0"];
+
+/// Every Flink version CI tests (and the README names): the newest patch release of each minor
+/// from 1.18 to 2.3 on PyPI. Those not in [`VERSIONS`] get the smoke scenarios
+/// (`#[each_smoke_version]`). Not 1.17: it does not start on Java 17 (its JobManager fails with
+/// `IllegalAccessError: ... sun.net.util.IPAddressUtil`; Java 17 support came with 1.18).
+const MATRIX: [&str; 7] = [
+    "1.18.1", "1.19.3", "1.20.5", "2.0.2", "2.1.3", "2.2.1", "2.3.0",
+];
+
+/// The versions of [`MATRIX`] that the full suites do not cover.
+fn smoke_versions() -> impl Iterator<Item = &'static str> {
+    MATRIX.into_iter().filter(|v| !VERSIONS.contains(v))
+}
 
 /// The supported versions as an array literal, for `SUPPORTED_VERSIONS`.
 #[proc_macro]
@@ -19,7 +32,30 @@ pub fn supported_versions(input: TokenStream) -> TokenStream {
     if !input.is_empty() {
         return compile_error("supported_versions!() takes no arguments");
     }
-    let items: Vec<String> = VERSIONS.iter().map(|v| format!("{v:?}")).collect();
+    array_literal(VERSIONS.into_iter())
+}
+
+/// Every version of the matrix as an array literal, for `MATRIX_VERSIONS`.
+#[proc_macro]
+pub fn matrix_versions(input: TokenStream) -> TokenStream {
+    if !input.is_empty() {
+        return compile_error("matrix_versions!() takes no arguments");
+    }
+    array_literal(MATRIX.into_iter())
+}
+
+/// The versions of the matrix that only get the smoke scenarios, as an array literal, for
+/// `SMOKE_VERSIONS`.
+#[proc_macro]
+pub fn smoke_versions_list(input: TokenStream) -> TokenStream {
+    if !input.is_empty() {
+        return compile_error("smoke_versions_list!() takes no arguments");
+    }
+    array_literal(smoke_versions())
+}
+
+fn array_literal(versions: impl Iterator<Item = &'static str>) -> TokenStream {
+    let items: Vec<String> = versions.map(|v| format!("{v:?}")).collect();
     format!("[{}]", items.join(", "))
         .parse()
         .expect("an array literal")
@@ -40,13 +76,31 @@ pub fn supported_versions(input: TokenStream) -> TokenStream {
 ///     // ...
 /// }
 /// // expands to the function and:
-/// // #[tokio::test] async fn lifecycle_on_flink_1_20() { lifecycle("1.20.3").await }
+/// // #[tokio::test] async fn lifecycle_on_flink_1_20() { lifecycle("1.20.5").await }
 /// // #[tokio::test] async fn lifecycle_on_flink_2_3() { lifecycle("2.3.0").await }
 /// ```
 #[proc_macro_attribute]
 pub fn each_version(args: TokenStream, scenario: TokenStream) -> TokenStream {
+    per_version(args, scenario, VERSIONS.into_iter(), "each_version")
+}
+
+/// Like [`macro@each_version`], for the versions of the matrix that the full suites do not run
+/// on (1.18, 1.19, 2.0, 2.1, 2.2): `NAME_on_flink_1_18`, ...
+#[proc_macro_attribute]
+pub fn each_smoke_version(args: TokenStream, scenario: TokenStream) -> TokenStream {
+    per_version(args, scenario, smoke_versions(), "each_smoke_version")
+}
+
+fn per_version(
+    args: TokenStream,
+    scenario: TokenStream,
+    versions: impl Iterator<Item = &'static str>,
+    attr: &str,
+) -> TokenStream {
     let Some(name) = async_fn_name(scenario.clone()) else {
-        return compile_error("#[each_version] goes on an `async fn NAME(version: &str)`");
+        return compile_error(&format!(
+            "#[{attr}] goes on an `async fn NAME(version: &str)`"
+        ));
     };
     let attribute = if args.is_empty() {
         "#[::tokio::test]".to_string()
@@ -54,7 +108,7 @@ pub fn each_version(args: TokenStream, scenario: TokenStream) -> TokenStream {
         format!("#[::tokio::test({args})]")
     };
     let mut out = scenario;
-    for version in VERSIONS {
+    for version in versions {
         let test = format!(
             "{attribute} async fn {name}_on_flink_{suffix}() {{ {name}({version:?}).await }}",
             suffix = test_suffix(version),
@@ -105,13 +159,13 @@ mod tests {
 
     #[test]
     fn suffix_is_major_and_minor() {
-        assert_eq!(test_suffix("1.20.3"), "1_20");
+        assert_eq!(test_suffix("1.20.5"), "1_20");
         assert_eq!(test_suffix("2.3.0"), "2_3");
     }
 
     #[test]
     fn suffixes_of_the_supported_versions_are_distinct_identifiers() {
-        let mut suffixes: Vec<String> = VERSIONS.iter().map(|v| test_suffix(v)).collect();
+        let mut suffixes: Vec<String> = MATRIX.iter().map(|v| test_suffix(v)).collect();
         for s in &suffixes {
             assert!(
                 s.chars().all(|c| c.is_ascii_digit() || c == '_') && s.contains('_'),
@@ -120,6 +174,14 @@ mod tests {
         }
         suffixes.sort();
         suffixes.dedup();
-        assert_eq!(suffixes.len(), VERSIONS.len(), "two versions share a name");
+        assert_eq!(suffixes.len(), MATRIX.len(), "two versions share a name");
+    }
+
+    #[test]
+    fn the_matrix_holds_the_full_suite_versions_and_is_ordered() {
+        assert!(VERSIONS.iter().all(|v| MATRIX.contains(v)));
+        assert_eq!(smoke_versions().count(), MATRIX.len() - VERSIONS.len());
+        let parts = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+        assert!(MATRIX.windows(2).all(|w| parts(w[0]) < parts(w[1])));
     }
 }
