@@ -150,7 +150,14 @@ mod tests {
         ]
         .map(|(a, b, c)| FlinkVersion::new(a, b, c));
         for r in RENAMES {
-            for v in matrix {
+            // A key younger than the matrix (the cooldown's old name arrived in 1.19) is checked
+            // from the first minor that knows either name on: no holes after that.
+            let known = |key, v| crate::lookup(key, v).is_some();
+            let first = matrix
+                .into_iter()
+                .find(|&v| known(r.old, v) || known(r.new, v))
+                .unwrap_or_else(|| panic!("no minor knows {} or {}", r.old, r.new));
+            for v in matrix.into_iter().filter(|&v| v >= first) {
                 let new_known = crate::lookup(r.new, v).is_some();
                 assert_eq!(new_known, v >= r.since, "{} in {v}", r.new);
                 if v < r.since {
