@@ -12,19 +12,19 @@ use flink_testkit::{
 };
 use serde_json::Value;
 
-struct Deployer<'a> {
-    cluster: &'a Cluster,
-    layout: PathBuf,
+pub(crate) struct Deployer<'a> {
+    pub(crate) cluster: &'a Cluster,
+    pub(crate) layout: PathBuf,
 }
 
-struct Run {
-    code: i32,
-    report: Value,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) report: Value,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn str(&self, key: &str) -> &str {
+    pub(crate) fn str(&self, key: &str) -> &str {
         self.report[key]
             .as_str()
             .unwrap_or_else(|| panic!("no {key} in {}\n{}", self.report, self.stderr))
@@ -32,22 +32,28 @@ impl Run {
 }
 
 impl<'a> Deployer<'a> {
-    fn new(cluster: &'a Cluster) -> Self {
+    pub(crate) fn new(cluster: &'a Cluster) -> Self {
         Self {
             cluster,
             layout: cluster.dir().join("layout"),
         }
     }
 
-    fn jar(&self, variant: JobVariant) -> PathBuf {
+    pub(crate) fn jar(&self, variant: JobVariant) -> PathBuf {
         example_jar(self.cluster.dist(), variant)
     }
 
-    fn command(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Command {
+    pub(crate) fn command(
+        &self,
+        subcommand: &str,
+        job: &str,
+        jar: &Path,
+        extra: &[&str],
+    ) -> Command {
         self.command_into(&self.layout, subcommand, job, jar, extra)
     }
 
-    fn command_into(
+    pub(crate) fn command_into(
         &self,
         layout: &Path,
         subcommand: &str,
@@ -80,7 +86,7 @@ impl<'a> Deployer<'a> {
         cmd
     }
 
-    fn run(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Run {
+    pub(crate) fn run(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Run {
         finish(
             self.command(subcommand, job, jar, extra)
                 .output()
@@ -88,12 +94,12 @@ impl<'a> Deployer<'a> {
         )
     }
 
-    fn deploy(&self, job: &str, variant: JobVariant, extra: &[&str]) -> Run {
+    pub(crate) fn deploy(&self, job: &str, variant: JobVariant, extra: &[&str]) -> Run {
         self.run("deploy", job, &self.jar(variant), extra)
     }
 }
 
-fn finish(out: Output) -> Run {
+pub(crate) fn finish(out: Output) -> Run {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
@@ -106,7 +112,7 @@ fn finish(out: Output) -> Run {
     }
 }
 
-fn assert_exit(run: &Run, code: i32) {
+pub(crate) fn assert_exit(run: &Run, code: i32) {
     assert_eq!(
         run.code, code,
         "exit code; report {}\nstderr:\n{}",
@@ -114,7 +120,7 @@ fn assert_exit(run: &Run, code: i32) {
     );
 }
 
-async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
+pub(crate) async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
     client
         .jobs_named(name)
         .await
@@ -125,7 +131,7 @@ async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
         .collect()
 }
 
-async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
+pub(crate) async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
     client
         .checkpoints(job)
         .await
