@@ -315,10 +315,42 @@ async fn update_flow(version: &str) {
     );
     let _ = after_rollback;
 
-    // A savepoint the JobManager cannot write: exit 4, the job still runs, no jar left behind.
+    // A layout root that is a file: the job's lease cannot be taken there, so nothing is
+    // touched (exit 2), the job runs on, no jar left behind.
     let jars_before = jar_names(client).await;
-    let blocked = cluster.dir().join("not-a-dir");
-    std::fs::write(&blocked, "a file where a directory should be").unwrap();
+    let not_a_dir = cluster.dir().join("not-a-dir");
+    std::fs::write(&not_a_dir, "a file where a directory should be").unwrap();
+    let cmd = d.command_into(
+        &not_a_dir,
+        "deploy",
+        "orders",
+        &d.jar(JobVariant::Incompatible),
+        &[],
+    );
+    let refused = finish({ cmd }.output().unwrap());
+    assert_exit(&refused, 2);
+    assert!(
+        refused.str("message").contains("cannot take the lease"),
+        "{}",
+        refused.report
+    );
+    assert_eq!(
+        running_jobs(client, "orders").await,
+        vec![incompatible_job.clone()]
+    );
+    assert_eq!(jar_names(client).await, jars_before);
+
+    // A savepoint the JobManager cannot write (a file where the dated folder of these minutes
+    // should be): exit 4, the job still runs, no jar left behind.
+    let blocked = cluster.dir().join("blocked-layout");
+    let blocked_layout = savepoint_layout::SavepointLayout::new(blocked.to_str().unwrap()).unwrap();
+    for minute in -1..6 {
+        let at = time::OffsetDateTime::now_utc() + time::Duration::minutes(minute);
+        let dated = blocked_layout.target_dir("orders", at);
+        let dated = Path::new(dated.trim_start_matches("file://"));
+        std::fs::create_dir_all(dated.parent().unwrap()).unwrap();
+        std::fs::write(dated, "a file where a directory should be").unwrap();
+    }
     let cmd = d.command_into(
         &blocked,
         "deploy",

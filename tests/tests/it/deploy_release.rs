@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use flink_rest::{ClaimMode, FlinkClient, JobId, JobState, RunJob};
 use flink_testkit::{
-    counter_value, each_version, eventually, wait_counter_at_least, wait_running, workspace_bin,
-    Cluster, ClusterBuilder, JobVariant,
+    counter_value, each_version, eventually, wait_counter_at_least, wait_running, wait_terminal,
+    workspace_bin, Cluster, ClusterBuilder, JobVariant,
 };
 use savepoint_layout::{Intent, ReleaseKind, ReleaseRecord, SavepointLayout};
 
@@ -86,8 +86,8 @@ fn stored_jars(d: &Deployer) -> Vec<String> {
     jars
 }
 
-/// Deploy, update, status, the JobManager restarted, rollback from the record, stop, deploy
-/// again, and the lease: held (refused, nothing changed) and expired (taken over).
+/// Deploy, update, status, the JobManager restarted with its jars gone, rollback from the
+/// record.
 #[each_version(flavor = "multi_thread")]
 async fn release_flow(version: &str) {
     let mut cluster = ClusterBuilder::new(version).slots(4).start().await;
@@ -180,13 +180,18 @@ async fn release_flow(version: &str) {
         (first_job, second_job, savepoint)
     };
 
-    // The JobManager dies and comes back with empty memory: no jobs, no jars. The release is
-    // put back by hand from the update's savepoint under a jar name flink-deploy does not
-    // know (what a recovery would do): the JobManager has no jar of either recorded release.
+    // The JobManager dies and comes back with empty memory: no jobs. The testkit keeps
+    // `web.upload.dir` in the cluster's folder, so its jars are deleted as well, as a new VM
+    // (or the default temp upload dir) would have none. The release is put back by hand from
+    // the update's savepoint under a jar name flink-deploy does not know (what a recovery
+    // would do): the JobManager has no jar of either recorded release.
     let before = wait_counter_at_least(cluster.client(), &second_job, 30).await;
     cluster.restart_jobmanager().await;
     let client = cluster.client();
     assert!(running_jobs(client, JOB).await.is_empty());
+    for jar in client.jars().await.unwrap() {
+        client.delete_jar(&jar.id).await.unwrap();
+    }
     assert!(jar_names(client).await.is_empty());
     let d = Deployer::new(&cluster);
     let by_hand = client
@@ -264,6 +269,19 @@ async fn release_flow(version: &str) {
         "the release rolled away from is the previous one now"
     );
     let _ = first_job;
+}
+
+/// stop records the intent and a later deploy records the job running again; the lease held
+/// by another refuses deploy and rollback with nothing changed, an expired one is taken over.
+#[each_version(flavor = "multi_thread")]
+async fn stop_and_lease(version: &str) {
+    let cluster = ClusterBuilder::new(version).slots(2).start().await;
+    let client = cluster.client();
+    let d = Deployer::new(&cluster);
+    let first = d.deploy(JOB, JobVariant::Normal, &[]);
+    assert_exit(&first, 0);
+    let rolled = JobId::new(first.str("new_job_id"));
+    let counted = wait_counter_at_least(client, &rolled, 10).await;
 
     // stop: with a savepoint into the layout, recorded as stopped on purpose.
     let stop = release_command(&cluster, &d.layout, "stop", &[]);
@@ -273,8 +291,8 @@ async fn release_flow(version: &str) {
     assert!(Path::new(stopped_with.trim_start_matches("file:"))
         .join("_metadata")
         .is_file());
+    assert_eq!(wait_terminal(client, &rolled).await, JobState::Finished);
     assert!(running_jobs(client, JOB).await.is_empty());
-    assert_eq!(client.job(&rolled).await.unwrap().state, JobState::Finished);
     let record = current(&d).await;
     assert_eq!(
         (record.kind, record.intent),
@@ -297,6 +315,11 @@ async fn release_flow(version: &str) {
     assert_exit(&back, 0);
     assert_eq!(back.str("restored_from"), stopped_with);
     let back_job = JobId::new(back.str("new_job_id"));
+    let carried = first_count(client, &back_job).await;
+    assert!(
+        carried >= counted,
+        "restored count {carried}, counted before {counted}"
+    );
     let record = current(&d).await;
     assert_eq!(
         (record.kind, record.intent),
@@ -304,7 +327,7 @@ async fn release_flow(version: &str) {
     );
     assert_eq!(record.job_id, back_job.as_str());
 
-    // A lease held by someone else: refused with its holder named, exit 10, nothing changed.
+    // A lease held by someone else: refused with its holder named, exit 12, nothing changed.
     let layout = layout_of(&d);
     let held = layout
         .acquire_lease(JOB, "a deploy elsewhere", Duration::from_secs(600))
@@ -313,7 +336,7 @@ async fn release_flow(version: &str) {
         .expect("the lease is free");
     let jars = jar_names(client).await;
     let refused = d.deploy(JOB, JobVariant::Normal, &[]);
-    assert_exit(&refused, 10);
+    assert_exit(&refused, 12);
     let message = refused.str("message");
     assert!(message.contains("a deploy elsewhere"), "{message}");
     assert!(message.contains(&held.info().expires_at), "{message}");
@@ -322,7 +345,7 @@ async fn release_flow(version: &str) {
     assert_eq!(jar_names(client).await, jars);
     assert_eq!(current(&d).await, record);
     let rollback_refused = release_command(&cluster, &d.layout, "rollback", &[]);
-    assert_exit(&rollback_refused, 10);
+    assert_exit(&rollback_refused, 12);
     assert_eq!(running_jobs(client, JOB).await, vec![back_job.clone()]);
     layout.drop_lease(held).await.unwrap();
 
@@ -343,7 +366,7 @@ async fn release_flow(version: &str) {
     assert_eq!(layout.lease(JOB).await.unwrap(), None);
 }
 
-/// A record that cannot be written after a successful deploy: a warning, exit 11, and the job
+/// A record that cannot be written after a successful deploy: a warning, exit 13, and the job
 /// runs. The records' folder is a file, so the store refuses that write only (the lease and
 /// the jar are written beside it).
 #[each_version(flavor = "multi_thread")]
@@ -360,7 +383,7 @@ async fn record_write_failure(version: &str) {
     .unwrap();
 
     let run = d.deploy(JOB, JobVariant::Normal, &[]);
-    assert_exit(&run, 11);
+    assert_exit(&run, 13);
     assert_eq!(run.report["release_recorded"], false, "{}", run.report);
     let job = JobId::new(run.str("new_job_id"));
     let message = run.str("message");
