@@ -34,17 +34,45 @@ pub struct LeaseHeld {
     pub location: String,
 }
 
-/// Who takes a lease: the command, the host and the process.
-fn holder(command: &str) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "an unknown host".into());
+        .unwrap_or_else(|| "an unknown host".into())
+}
+
+/// Who takes a lease: the command, the host and the process.
+fn holder(command: &str) -> String {
     format!(
-        "flink-deploy {command} on {host}, pid {}",
+        "flink-deploy {command} on {}, pid {}",
+        hostname(),
         std::process::id()
     )
+}
+
+/// The process id of a lease's holder when it is a flink-deploy on the host `host`.
+fn holder_pid(holder: &str, host: &str) -> Option<u32> {
+    let rest = holder.strip_prefix("flink-deploy ")?;
+    let (_, rest) = rest.split_once(" on ")?;
+    let (on, pid) = rest.rsplit_once(", pid ")?;
+    (on == host).then(|| pid.parse().ok()).flatten()
+}
+
+/// True when the lease's holder is a flink-deploy of this host that no longer runs (killed
+/// with `kill -9`): its lease can be taken over at once instead of after it expires. A process
+/// of that id that runs something else counts as gone; one that cannot be read, as running.
+fn holder_is_dead(holder: &str) -> bool {
+    let Some(pid) = holder_pid(holder, &hostname()) else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmdline) => !String::from_utf8_lossy(&cmdline).contains("flink-deploy"),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// A lease held and renewed in the background until it is given back.
@@ -76,6 +104,19 @@ impl LeaseKeeper {
             .acquire_lease(job, &holder(command), LEASE_TTL)
             .await
             .map_err(store_failed)?;
+        let lease = match lease {
+            Some(lease) => Some(lease),
+            None => match layout.lease(job).await.map_err(store_failed)? {
+                Some(held) if holder_is_dead(&held.holder) => {
+                    tracing::warn!(job, holder = %held.holder, "the job's lease is held by a flink-deploy of this host that no longer runs: taking it over");
+                    layout
+                        .take_over_lease(job, &holder(command), LEASE_TTL, &held)
+                        .await
+                        .map_err(store_failed)?
+                }
+                _ => None,
+            },
+        };
         let Some(mut lease) = lease else {
             let held = layout.lease(job).await.map_err(store_failed)?;
             let (holder, acquired_at, expires_at) = held
@@ -302,6 +343,34 @@ fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_names_its_holders_host_and_process() {
+        let me = holder("deploy");
+        assert_eq!(holder_pid(&me, &hostname()), Some(std::process::id()));
+        assert!(!holder_is_dead(&me), "this process runs");
+        assert_eq!(
+            holder_pid("flink-deploy stop on vm-1, pid 42", "vm-1"),
+            Some(42)
+        );
+        assert_eq!(
+            holder_pid("flink-deploy stop on vm-1, pid 42", "vm-2"),
+            None
+        );
+        assert_eq!(
+            holder_pid("flink-savepointer recovery on vm-1, pid 42", "vm-1"),
+            None
+        );
+        // Another host's holder is never judged from here.
+        assert!(!holder_is_dead(
+            "flink-deploy deploy on another-host-entirely, pid 1"
+        ));
+        // A process of this host that is gone, or that runs something else (pid 1 is init).
+        let gone = format!("flink-deploy deploy on {}, pid 4194304", hostname());
+        assert!(holder_is_dead(&gone));
+        let other = format!("flink-deploy deploy on {}, pid 1", hostname());
+        assert!(holder_is_dead(&other));
+    }
 
     #[test]
     fn claim_modes_round_trip_and_default_to_no_claim() {

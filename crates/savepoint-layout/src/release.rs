@@ -449,6 +449,30 @@ impl SavepointLayout {
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Lease>, LayoutError> {
+        self.take_lease(job, holder, ttl, None).await
+    }
+
+    /// Takes over the job's lease from a holder known to be dead (its process is gone),
+    /// expired or not: only if the lease is still exactly `dead` (read with
+    /// [`SavepointLayout::lease`]); `None` when it changed meanwhile (its holder renewed it,
+    /// or another took it).
+    pub async fn take_over_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        ttl: Duration,
+        dead: &LeaseInfo,
+    ) -> Result<Option<Lease>, LayoutError> {
+        self.take_lease(job, holder, ttl, Some(dead)).await
+    }
+
+    async fn take_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        ttl: Duration,
+        dead: Option<&LeaseInfo>,
+    ) -> Result<Option<Lease>, LayoutError> {
         let key = self.release_path(job, "lease.json");
         // A few rounds: another taker may create or take over the lease between our read and
         // our write; then it holds it, and the next read says so.
@@ -467,7 +491,11 @@ impl SavepointLayout {
                 None => WriteMode::CreateNew,
                 Some((held, version)) => {
                     let (_, info) = lease_info(&held, now);
-                    if !info.expired {
+                    let is_dead = dead.is_some_and(|d| {
+                        (&d.holder, &d.acquired_at, &d.expires_at)
+                            == (&info.holder, &info.acquired_at, &info.expires_at)
+                    });
+                    if !info.expired && !is_dead {
                         return Ok(None);
                     }
                     tracing::warn!(job, holder = %info.holder, expired_at = %info.expires_at, "taking over an expired lease");
@@ -725,6 +753,24 @@ mod tests {
         assert!(layout.renew_lease(&mut taker, long).await.unwrap());
         layout.drop_lease(taker).await.unwrap();
         assert_eq!(layout.lease("orders").await.unwrap(), None);
+
+        // A holder known dead: its lease, unexpired, is taken over only while it is unchanged.
+        let mut dead = layout
+            .acquire_lease("orders", "dead", long)
+            .await
+            .unwrap()
+            .unwrap();
+        let seen = layout.lease("orders").await.unwrap().unwrap();
+        assert!(layout.renew_lease(&mut dead, long * 2).await.unwrap());
+        let changed = layout.take_over_lease("orders", "heir", long, &seen).await;
+        assert!(changed.unwrap().is_none(), "renewed since it was seen");
+        let seen = layout.lease("orders").await.unwrap().unwrap();
+        let heir = layout.take_over_lease("orders", "heir", long, &seen).await;
+        assert!(heir.unwrap().is_some());
+        assert_eq!(
+            layout.lease("orders").await.unwrap().unwrap().holder,
+            "heir"
+        );
     }
 
     #[tokio::test]
