@@ -249,11 +249,16 @@ fn deploy_or_plan(
             // else stops, runs or recovers the job meanwhile. (The first plan, made before,
             // refuses what is wrong without touching the store.)
             Some(layout) => {
-                let lease =
-                    release::LeaseKeeper::take(layout, &settings.job_name, "deploy").await?;
-                let done = deploy_recorded(&settings, layout, &client, &jar).await;
-                lease.give_back().await;
-                done?
+                match release::LeaseKeeper::take_unless_denied(layout, &settings.job_name, "deploy")
+                    .await?
+                {
+                    Some(lease) => {
+                        let done = deploy_recorded(&settings, layout, &client, &jar).await;
+                        lease.give_back().await;
+                        done?
+                    }
+                    None => deploy::deploy(&client, &settings, &jar, plan, None).await,
+                }
             }
             None => deploy::deploy(&client, &settings, &jar, plan, None).await,
         };

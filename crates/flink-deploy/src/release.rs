@@ -90,6 +90,28 @@ impl LeaseKeeper {
         job: &str,
         command: &str,
     ) -> Result<LeaseKeeper, Failure> {
+        Self::take_or_skip(layout, job, command, false)
+            .await
+            .map(|kept| kept.expect("never skipped when not asked to"))
+    }
+
+    /// [`LeaseKeeper::take`] for a deploy: a local layout that this user may not write (it
+    /// belongs to Flink's user) is no reason to refuse a deploy that worked without a release
+    /// record before; it goes on without the lease and the record, and says so (`None`).
+    pub async fn take_unless_denied(
+        layout: &SavepointLayout,
+        job: &str,
+        command: &str,
+    ) -> Result<Option<LeaseKeeper>, Failure> {
+        Self::take_or_skip(layout, job, command, true).await
+    }
+
+    async fn take_or_skip(
+        layout: &SavepointLayout,
+        job: &str,
+        command: &str,
+        skip_if_denied: bool,
+    ) -> Result<Option<LeaseKeeper>, Failure> {
         let store_failed = |e: LayoutError| {
             Failure::new(
                 crate::holdings::exit_of(&e),
@@ -100,10 +122,19 @@ impl LeaseKeeper {
                 )),
             )
         };
-        let lease = layout
-            .acquire_lease(job, &holder(command), LEASE_TTL)
-            .await
-            .map_err(store_failed)?;
+        let lease = match layout.acquire_lease(job, &holder(command), LEASE_TTL).await {
+            Err(e) if skip_if_denied && e.is_permission_denied() => {
+                tracing::warn!(
+                    "cannot write the job's release folder {} ({e}): deploying without its lease \
+                     and without recording the release, so the recovery sidecar and \
+                     `flink-deploy rollback` have no record of it. Run flink-deploy as the user \
+                     that owns the savepoint directory (or make it writable to both) to have them.",
+                    layout.release_location(job)
+                );
+                return Ok(None);
+            }
+            other => other.map_err(store_failed)?,
+        };
         let lease = match lease {
             Some(lease) => Some(lease),
             None => match layout.lease(job).await.map_err(store_failed)? {
@@ -154,11 +185,11 @@ impl LeaseKeeper {
                 }
             }
         });
-        Ok(LeaseKeeper {
+        Ok(Some(LeaseKeeper {
             layout: layout.clone(),
             stop,
             task,
-        })
+        }))
     }
 
     /// Stops renewing and gives the lease back (a failure to is only logged: it expires).

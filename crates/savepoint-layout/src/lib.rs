@@ -103,6 +103,18 @@ pub enum Blame {
 }
 
 impl LayoutError {
+    /// True when a local directory refused this user (EACCES, EPERM): the layout belongs to
+    /// another user (Flink's, uid 9999 in the official image).
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(StoreError::Unwritable {
+                permission_denied: true,
+                ..
+            })
+        )
+    }
+
     /// Whose the error is.
     pub fn blame(&self) -> Blame {
         match self {

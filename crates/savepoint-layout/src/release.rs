@@ -774,6 +774,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn folders_made_for_the_release_keep_the_roots_permissions() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let root = tempfile::tempdir().unwrap();
+        // A shared volume that Flink's user and the deployer's both write.
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let layout = SavepointLayout::new(root.path().to_str().unwrap()).unwrap();
+        let lease = layout.acquire_lease("orders", "x", Duration::from_secs(60));
+        assert!(lease.await.unwrap().is_some());
+        for folder in ["orders", "orders/_release"] {
+            let mode = std::fs::metadata(root.path().join(folder))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o777, "{folder}: {mode:o}");
+        }
+    }
+
+    #[tokio::test]
     async fn many_takers_at_once_get_one_lease() {
         let root = tempfile::tempdir().unwrap();
         let layout = SavepointLayout::new(root.path().to_str().unwrap()).unwrap();

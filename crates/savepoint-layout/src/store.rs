@@ -88,6 +88,8 @@ pub enum StoreError {
         path: PathBuf,
         /// Why.
         detail: String,
+        /// True when the filesystem refused this user (EACCES, EPERM).
+        permission_denied: bool,
     },
 }
 
@@ -687,7 +689,7 @@ impl Version {
 fn write_local(path: &FsPath, bytes: Vec<u8>, mode: WriteMode) -> Result<Written, StoreError> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(FsPath::new("/"));
-    std::fs::create_dir_all(dir).map_err(|e| unwritable(dir, e))?;
+    create_dirs(dir)?;
     let _lock = match &mode {
         WriteMode::ReplaceIf(_) => Some(lock_beside(path)?),
         _ => None,
@@ -722,6 +724,43 @@ fn write_local(path: &FsPath, bytes: Vec<u8>, mode: WriteMode) -> Result<Written
     Ok(Written::Done(Version::local(bytes)))
 }
 
+/// Creates `dir` and its missing parents, each with the permissions of the folder it is made
+/// in: a layout root that Flink's user and the deployer's may both write (mode 777, as a shared
+/// volume often is) stays so for the job folders made in it, whoever makes them first.
+fn create_dirs(dir: &FsPath) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while std::fs::metadata(at).is_err() {
+        missing.push(at.to_path_buf());
+        match at.parent() {
+            Some(parent) => at = parent,
+            None => break,
+        }
+    }
+    let mut mode = std::fs::metadata(at)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .ok();
+    for folder in missing.into_iter().rev() {
+        match std::fs::create_dir(&folder) {
+            Ok(()) => {
+                if let Some(mode) = mode {
+                    // Best effort: a mode the filesystem refuses leaves the umask's.
+                    let _ =
+                        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                mode = std::fs::metadata(&folder)
+                    .map(|m| m.permissions().mode() & 0o7777)
+                    .ok();
+            }
+            Err(e) => return Err(unwritable(&folder, e)),
+        }
+    }
+    Ok(())
+}
+
 /// An exclusive lock on `<path>.lock`, held until dropped: two processes on one machine (or
 /// one NFS share with working locks) never compare-and-swap `path` at once.
 fn lock_beside(path: &FsPath) -> Result<std::fs::File, StoreError> {
@@ -729,7 +768,7 @@ fn lock_beside(path: &FsPath) -> Result<std::fs::File, StoreError> {
     name.push(".lock");
     let lock = path.with_file_name(name);
     if let Some(dir) = lock.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| unwritable(dir, e))?;
+        create_dirs(dir)?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -745,6 +784,7 @@ fn unwritable(path: &FsPath, e: std::io::Error) -> StoreError {
     StoreError::Unwritable {
         path: path.to_path_buf(),
         detail: e.to_string(),
+        permission_denied: e.kind() == std::io::ErrorKind::PermissionDenied,
     }
 }
 
