@@ -334,7 +334,16 @@ impl Store {
                 let path = root.join(relative);
                 blocking(move || match std::fs::read(&path) {
                     Ok(bytes) => Ok(Some((bytes.clone(), Version::local(bytes)))),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    // A file where a folder of the path should be: nothing is there either
+                    // (writing there is what fails, and says why).
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                        ) =>
+                    {
+                        Ok(None)
+                    }
                     Err(e) => Err(io(&path, e)),
                 })
                 .await
@@ -365,7 +374,14 @@ impl Store {
                 let path = root.join(relative);
                 blocking(move || match std::fs::metadata(&path) {
                     Ok(meta) => Ok(meta.is_file()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                        ) =>
+                    {
+                        Ok(false)
+                    }
                     Err(e) => Err(io(&path, e)),
                 })
                 .await
