@@ -13,8 +13,8 @@ use flink_testkit::{
 use serde_json::Value;
 
 pub(crate) struct Deployer<'a> {
-    cluster: &'a Cluster,
-    layout: PathBuf,
+    pub(crate) cluster: &'a Cluster,
+    pub(crate) layout: PathBuf,
 }
 
 pub(crate) struct Run {
@@ -39,15 +39,21 @@ impl<'a> Deployer<'a> {
         }
     }
 
-    fn jar(&self, variant: JobVariant) -> PathBuf {
+    pub(crate) fn jar(&self, variant: JobVariant) -> PathBuf {
         example_jar(self.cluster.dist(), variant)
     }
 
-    fn command(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Command {
+    pub(crate) fn command(
+        &self,
+        subcommand: &str,
+        job: &str,
+        jar: &Path,
+        extra: &[&str],
+    ) -> Command {
         self.command_into(&self.layout, subcommand, job, jar, extra)
     }
 
-    fn command_into(
+    pub(crate) fn command_into(
         &self,
         layout: &Path,
         subcommand: &str,
@@ -80,7 +86,7 @@ impl<'a> Deployer<'a> {
         cmd
     }
 
-    fn run(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Run {
+    pub(crate) fn run(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Run {
         finish(
             self.command(subcommand, job, jar, extra)
                 .output()
@@ -93,7 +99,7 @@ impl<'a> Deployer<'a> {
     }
 }
 
-fn finish(out: Output) -> Run {
+pub(crate) fn finish(out: Output) -> Run {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
@@ -309,10 +315,42 @@ async fn update_flow(version: &str) {
     );
     let _ = after_rollback;
 
-    // A savepoint the JobManager cannot write: exit 4, the job still runs, no jar left behind.
+    // A layout root that is a file: the job's lease cannot be taken there, so nothing is
+    // touched (exit 2), the job runs on, no jar left behind.
     let jars_before = jar_names(client).await;
-    let blocked = cluster.dir().join("not-a-dir");
-    std::fs::write(&blocked, "a file where a directory should be").unwrap();
+    let not_a_dir = cluster.dir().join("not-a-dir");
+    std::fs::write(&not_a_dir, "a file where a directory should be").unwrap();
+    let cmd = d.command_into(
+        &not_a_dir,
+        "deploy",
+        "orders",
+        &d.jar(JobVariant::Incompatible),
+        &[],
+    );
+    let refused = finish({ cmd }.output().unwrap());
+    assert_exit(&refused, 2);
+    assert!(
+        refused.str("message").contains("cannot take the lease"),
+        "{}",
+        refused.report
+    );
+    assert_eq!(
+        running_jobs(client, "orders").await,
+        vec![incompatible_job.clone()]
+    );
+    assert_eq!(jar_names(client).await, jars_before);
+
+    // A savepoint the JobManager cannot write (a file where the dated folder of these minutes
+    // should be): exit 4, the job still runs, no jar left behind.
+    let blocked = cluster.dir().join("blocked-layout");
+    let blocked_layout = savepoint_layout::SavepointLayout::new(blocked.to_str().unwrap()).unwrap();
+    for minute in -1..6 {
+        let at = time::OffsetDateTime::now_utc() + time::Duration::minutes(minute);
+        let dated = blocked_layout.target_dir("orders", at);
+        let dated = Path::new(dated.trim_start_matches("file://"));
+        std::fs::create_dir_all(dated.parent().unwrap()).unwrap();
+        std::fs::write(dated, "a file where a directory should be").unwrap();
+    }
     let cmd = d.command_into(
         &blocked,
         "deploy",
