@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod folders;
+pub mod restore;
 mod store;
 
 use std::collections::BTreeMap;
@@ -124,6 +125,8 @@ pub struct StoredSavepoint {
     pub complete: bool,
     /// The bytes of all its files.
     pub bytes: u64,
+    /// When its `_metadata` was written (Flink writes it last), when the store says.
+    pub completed_at: Option<SystemTime>,
 }
 
 /// What [`SavepointLayout::list`] found for one job.
@@ -393,6 +396,7 @@ impl SavepointLayout {
                             .location(&format!("{folder}/{dated}/{savepoint}")),
                         complete: seen.metadata.is_some(),
                         bytes: seen.bytes,
+                        completed_at: seen.metadata.flatten(),
                     },
                 )
             })
