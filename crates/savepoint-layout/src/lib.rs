@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod folders;
+mod release;
 pub mod restore;
 mod store;
 
@@ -34,6 +35,10 @@ use std::time::SystemTime;
 pub use folders::{
     is_deploy_jar_of, job_folder, job_name_of, legacy_job_folder, parse_job_name,
     started_after_upload, MAX_JOB_FOLDER,
+};
+pub use release::{
+    file_sha256, Intent, Lease, LeaseInfo, ReleaseKind, ReleaseRecord, RELEASE_FOLDER,
+    RELEASE_FORMAT,
 };
 pub use store::StoreError;
 
@@ -68,6 +73,24 @@ pub enum LayoutError {
     /// A location that is not one of this job's savepoints in the layout.
     #[error("{0} is not a savepoint of this job's folder in the layout; nothing was deleted")]
     NotOurs(String),
+    /// A release file that cannot be read as one (unparseable, a newer format, a jar whose
+    /// digest does not match).
+    #[error("the release file {location} cannot be used: {why}")]
+    Corrupt {
+        /// Where it is.
+        location: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The jar a release record names is not stored.
+    #[error("the release's jar {location} is not in the layout")]
+    JarMissing {
+        /// Where it should be.
+        location: String,
+    },
+    /// A release record that cannot be written as asked (its job, its digest, its jar).
+    #[error("cannot record the release: {0}")]
+    Release(String),
 }
 
 /// Whose a [`LayoutError`] is, for the exit code a binary gives it.
@@ -84,12 +107,18 @@ impl LayoutError {
     /// Whose the error is.
     pub fn blame(&self) -> Blame {
         match self {
-            Self::InvalidRoot(_) | Self::UnusableRoot { .. } | Self::NotOurs(_) => Blame::Input,
+            Self::InvalidRoot(_)
+            | Self::UnusableRoot { .. }
+            | Self::NotOurs(_)
+            | Self::Release(_)
+            | Self::JarMissing { .. } => Blame::Input,
             Self::Store(
                 StoreError::NoSuchBucket { .. }
                 | StoreError::Denied { .. }
-                | StoreError::NoCredentials { .. },
+                | StoreError::NoCredentials { .. }
+                | StoreError::Unwritable { .. },
             ) => Blame::Input,
+            Self::Corrupt { .. } => Blame::Unreachable,
             Self::Store(
                 StoreError::Unreachable { .. } | StoreError::Other { .. } | StoreError::Io { .. },
             ) => Blame::Unreachable,

@@ -81,6 +81,46 @@ pub enum StoreError {
         /// Why.
         detail: String,
     },
+    /// A local file could not be written.
+    #[error("cannot write {}: {detail}", .path.display())]
+    Unwritable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// How [`Store::write`] may replace what is there.
+#[derive(Debug, Clone)]
+pub(crate) enum WriteMode {
+    /// Whatever is there (a whole new object either way).
+    Replace,
+    /// Only if nothing is there: GCS `ifGenerationMatch=0`, S3 `If-None-Match: *`, locally a
+    /// hard link of the finished temp file (fails when the name exists).
+    CreateNew,
+    /// Only if what is there is still `Version` (read before): GCS generation, S3 `If-Match`,
+    /// locally the same bytes, compared under a lock file.
+    ReplaceIf(Version),
+}
+
+/// What an object was when it was read or written, for [`WriteMode::ReplaceIf`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Version {
+    e_tag: Option<String>,
+    version: Option<String>,
+    /// Local files: their bytes (no etags on disk).
+    bytes: Vec<u8>,
+}
+
+/// What [`Store::write`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// Written; its new version.
+    Done(Version),
+    /// Not written: something is there ([`WriteMode::CreateNew`]) or it changed
+    /// ([`WriteMode::ReplaceIf`]).
+    Conflict,
 }
 
 /// One entry found under a folder: a file (an object), or, on local disk
@@ -284,6 +324,156 @@ impl Store {
         Ok(deleted)
     }
 
+
+    /// The bytes of the object `relative` (below the root) and its version; `None` when it
+    /// does not exist.
+    pub async fn read(&self, relative: &str) -> Result<Option<(Vec<u8>, Version)>, StoreError> {
+        match self {
+            Store::Local(root) => {
+                let path = root.join(relative);
+                blocking(move || match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some((bytes.clone(), Version::local(bytes)))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(io(&path, e)),
+                })
+                .await
+            }
+            Store::Bucket { store, bucket, .. } => {
+                use object_store::ObjectStoreExt as _;
+                let key = self.key(relative)?;
+                let got = match store.get(&key).await {
+                    Ok(got) => got,
+                    Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(classify(bucket, e)),
+                };
+                let version = Version {
+                    e_tag: got.meta.e_tag.clone(),
+                    version: got.meta.version.clone(),
+                    bytes: Vec::new(),
+                };
+                let bytes = got.bytes().await.map_err(|e| classify(bucket, e))?;
+                Ok(Some((bytes.to_vec(), version)))
+            }
+        }
+    }
+
+    /// True when the object `relative` exists.
+    pub async fn exists(&self, relative: &str) -> Result<bool, StoreError> {
+        match self {
+            Store::Local(root) => {
+                let path = root.join(relative);
+                blocking(move || match std::fs::metadata(&path) {
+                    Ok(meta) => Ok(meta.is_file()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(io(&path, e)),
+                })
+                .await
+            }
+            Store::Bucket { store, bucket, .. } => {
+                use object_store::ObjectStoreExt as _;
+                match store.head(&self.key(relative)?).await {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(classify(bucket, e)),
+                }
+            }
+        }
+    }
+
+    /// Writes `bytes` as the object `relative`, whole or not at all: a bucket's PUT replaces
+    /// an object in one step; on disk a temp file beside it is renamed (or linked) over it.
+    pub async fn write(
+        &self,
+        relative: &str,
+        bytes: Vec<u8>,
+        mode: WriteMode,
+    ) -> Result<Written, StoreError> {
+        match self {
+            Store::Local(root) => {
+                let path = root.join(relative);
+                blocking(move || write_local(&path, bytes, mode)).await
+            }
+            Store::Bucket { store, bucket, .. } => {
+                use object_store::{PutMode, PutOptions, UpdateVersion};
+                let mode = match mode {
+                    WriteMode::Replace => PutMode::Overwrite,
+                    WriteMode::CreateNew => PutMode::Create,
+                    WriteMode::ReplaceIf(v) => PutMode::Update(UpdateVersion {
+                        e_tag: v.e_tag,
+                        version: v.version,
+                    }),
+                };
+                let options = PutOptions {
+                    mode,
+                    ..PutOptions::default()
+                };
+                match store
+                    .put_opts(&self.key(relative)?, bytes.into(), options)
+                    .await
+                {
+                    Ok(put) => Ok(Written::Done(Version {
+                        e_tag: put.e_tag,
+                        version: put.version,
+                        bytes: Vec::new(),
+                    })),
+                    Err(
+                        object_store::Error::AlreadyExists { .. }
+                        | object_store::Error::Precondition { .. },
+                    ) => Ok(Written::Conflict),
+                    Err(e) => Err(classify(bucket, e)),
+                }
+            }
+        }
+    }
+
+    /// Deletes the object `relative`; one already gone is fine. With `only_if`, a local file
+    /// is deleted only if it still holds those bytes (checked under the lock file); a bucket's
+    /// object is compared by etag right before the delete (buckets have no conditional delete).
+    pub async fn delete_object(
+        &self,
+        relative: &str,
+        only_if: Option<Version>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Local(root) => {
+                let path = root.join(relative);
+                blocking(move || {
+                    let _lock = only_if.as_ref().map(|_| lock_beside(&path)).transpose()?;
+                    if let Some(expected) = &only_if {
+                        match std::fs::read(&path) {
+                            Ok(bytes) if bytes == expected.bytes => {}
+                            Ok(_) => return Ok(false),
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                            Err(e) => return Err(io(&path, e)),
+                        }
+                    }
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => Ok(true),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                        Err(e) => Err(unwritable(&path, e)),
+                    }
+                })
+                .await
+            }
+            Store::Bucket { store, bucket, .. } => {
+                use object_store::ObjectStoreExt as _;
+                let key = self.key(relative)?;
+                if let Some(expected) = &only_if {
+                    match store.head(&key).await {
+                        Ok(meta) if meta.e_tag == expected.e_tag => {}
+                        Ok(_) | Err(object_store::Error::NotFound { .. }) => return Ok(false),
+                        Err(e) => return Err(classify(bucket, e)),
+                    }
+                }
+                match store.delete(&key).await {
+                    Ok(()) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(classify(bucket, e)),
+                }
+            }
+        }
+    }
+
     fn key(&self, relative: &str) -> Result<Key, StoreError> {
         let Store::Bucket { bucket, prefix, .. } = self else {
             unreachable!("local paths have no keys")
@@ -481,6 +671,80 @@ async fn blocking<T: Send + 'static>(
             detail: format!("the listing task ended: {e}"),
         })
     })
+}
+
+impl Version {
+    fn local(bytes: Vec<u8>) -> Version {
+        Version {
+            e_tag: None,
+            version: None,
+            bytes,
+        }
+    }
+}
+
+/// A local write: a temp file in the same directory, synced, then renamed over the target
+/// (or, for [`WriteMode::CreateNew`], hard-linked to it, which fails when the name exists).
+fn write_local(path: &FsPath, bytes: Vec<u8>, mode: WriteMode) -> Result<Written, StoreError> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(FsPath::new("/"));
+    std::fs::create_dir_all(dir).map_err(|e| unwritable(dir, e))?;
+    let _lock = match &mode {
+        WriteMode::ReplaceIf(_) => Some(lock_beside(path)?),
+        _ => None,
+    };
+    if let WriteMode::ReplaceIf(expected) = &mode {
+        match std::fs::read(path) {
+            Ok(now) if now == expected.bytes => {}
+            Ok(_) => return Ok(Written::Conflict),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Written::Conflict),
+            Err(e) => return Err(io(path, e)),
+        }
+    }
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| unwritable(dir, e))?;
+    temp.write_all(&bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| unwritable(temp.path(), e))?;
+    match mode {
+        WriteMode::CreateNew => match std::fs::hard_link(temp.path(), path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(Written::Conflict),
+            Err(e) => return Err(unwritable(path, e)),
+        },
+        WriteMode::Replace | WriteMode::ReplaceIf(_) => {
+            temp.persist(path).map_err(|e| unwritable(path, e.error))?;
+        }
+    }
+    Ok(Written::Done(Version::local(bytes)))
+}
+
+/// An exclusive lock on `<path>.lock`, held until dropped: two processes on one machine (or
+/// one NFS share with working locks) never compare-and-swap `path` at once.
+fn lock_beside(path: &FsPath) -> Result<std::fs::File, StoreError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let lock = path.with_file_name(name);
+    if let Some(dir) = lock.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| unwritable(dir, e))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| unwritable(&lock, e))?;
+    file.lock().map_err(|e| unwritable(&lock, e))?;
+    Ok(file)
+}
+
+fn unwritable(path: &FsPath, e: std::io::Error) -> StoreError {
+    StoreError::Unwritable {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
 }
 
 fn io(path: &FsPath, e: std::io::Error) -> StoreError {
