@@ -116,15 +116,9 @@ pub fn plan_upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
 }
 
 /// This job's jars are uploaded as `flink-deploy--<job folder>--<UTC time>.jar`
-/// (the job folder is injective: two jobs never share a jar name).
+/// (see [`savepoint_layout::deploy_jar_name`]).
 pub fn upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
-    let stamp = now
-        .to_offset(time::UtcOffset::UTC)
-        .format(time::macros::format_description!(
-            "[year][month][day][hour][minute][second]"
-        ))
-        .expect("a fixed format");
-    format!("flink-deploy--{}--{stamp}.jar", job_folder(job_name))
+    savepoint_layout::deploy_jar_name(job_name, now)
 }
 
 /// True when `jar` was uploaded by flink-deploy for `job_name`, under its

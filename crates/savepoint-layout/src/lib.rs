@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 pub use folders::{
-    is_deploy_jar_of, job_folder, job_name_of, legacy_job_folder, parse_job_name,
+    deploy_jar_name, is_deploy_jar_of, job_folder, job_name_of, legacy_job_folder, parse_job_name,
     started_after_upload, MAX_JOB_FOLDER,
 };
 pub use release::{
