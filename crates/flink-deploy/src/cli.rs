@@ -20,8 +20,12 @@ Examples:
       --parallelism 72 --savepoint-dir gs://bucket/savepoints -- --kafka-topic orders
   # What would happen, changing nothing:
   flink-deploy plan --config-file deploy.yaml
-  # The cluster's jobs:
-  flink-deploy status --jobmanager-url http://10.0.0.2:8081";
+  # The cluster's jobs, and the job's current and previous release:
+  flink-deploy status --jobmanager-url http://10.0.0.2:8081 --job-name orders --savepoint-dir gs://bucket/savepoints
+  # Put the previous release back (from a savepoint of the running one):
+  flink-deploy rollback --jobmanager-url http://10.0.0.2:8081 --job-name orders --savepoint-dir gs://bucket/savepoints
+  # Stop on purpose, with a savepoint (the recovery sidecar then leaves it stopped):
+  flink-deploy stop --jobmanager-url http://10.0.0.2:8081 --job-name orders --savepoint-dir gs://bucket/savepoints";
 
 /// Deploy or update a Flink job with no state lost.
 #[derive(Debug, Parser)]
@@ -38,8 +42,14 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Print what deploy would do, and the new job graph beside the running one; changes nothing but uploads the jar for the preflight and deletes it
     Plan(DeployArgs),
-    /// List the cluster's jobs with their newest savepoint or checkpoint, and with --savepoint-dir what the layout holds
+    /// List the cluster's jobs with their newest savepoint or checkpoint, and with --savepoint-dir what the layout holds (and with --job-name its current and previous release)
     Status(StatusArgs),
+    /// Put the previous release (from the release record) back: stop the running job with a savepoint, run the previous release from it, check it, roll forward again if it is unhealthy
+    #[command(after_long_help = exit_codes())]
+    Rollback(RollbackArgs),
+    /// Stop the job with a savepoint on purpose and record that it is stopped, so the recovery sidecar never brings it back (a later deploy records it running again)
+    #[command(after_long_help = exit_codes())]
+    Stop(StopArgs),
 }
 
 /// Output of results on stdout.
@@ -174,4 +184,55 @@ fn parse_restore_path(s: &str) -> Result<String, String> {
         );
     }
     Ok(s.to_string())
+}
+
+/// The steps of a rollback or stop that work like a deploy's.
+#[derive(Debug, Clone, Args)]
+pub struct ReleaseCommandArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// The job's name; running jobs are matched exactly
+    #[arg(long, env = env_vars::FLINK_JOB_NAME, alias = "job_name", value_parser = savepoint_layout::parse_job_name)]
+    pub job_name: String,
+
+    /// Root of the savepoint layout, where the release record is
+    #[arg(long, env = env_vars::FLINK_SAVEPOINT_DIR, value_name = "DIR")]
+    pub savepoint_dir: String,
+
+    /// Format of the savepoint taken when stopping
+    #[arg(long, value_enum, default_value = "canonical")]
+    pub savepoint_format: SavepointFormatArg,
+
+    /// How long the stop-with-savepoint may take (then watched as long again, as deploy does)
+    #[arg(long, value_parser = parse_timeout, default_value = "15m", value_name = "DURATION")]
+    pub savepoint_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub release: ReleaseCommandArgs,
+
+    /// How long the previous release may take until it and all its tasks run
+    #[arg(long, value_parser = parse_timeout, default_value = "5m", value_name = "DURATION")]
+    pub startup_timeout: Duration,
+
+    /// How long the previous release must run without a failure to count as healthy
+    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
+    pub stable_for: Duration,
+
+    /// Also require one completed checkpoint before it counts as healthy
+    #[arg(long)]
+    pub require_checkpoint: bool,
+
+    /// Leave an unhealthy previous release as it is instead of rolling forward again (exit 6)
+    #[arg(long)]
+    pub no_rollback: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub release: ReleaseCommandArgs,
 }

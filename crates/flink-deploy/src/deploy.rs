@@ -18,6 +18,7 @@ use crate::health;
 use crate::jar::JarInfo;
 use crate::outcome::{ms, rest_failure, Exit, Failure, Report};
 use crate::plan::{jars_of, upload_name, Plan, Start};
+use crate::release;
 use crate::settings::Settings;
 
 pub use rollback::healthy_release;
@@ -110,12 +111,15 @@ fn interrupted(i: Interrupted) -> Failure {
     Failure::new(Exit::Interrupted, i)
 }
 
-/// Deploys per `plan`; returns the report and the exit code.
+/// Deploys per `plan`; returns the report and the exit code. With a release `record` context,
+/// the release is recorded after a successful deploy or rollback, and a rollback can run the
+/// recorded release when the JobManager no longer has its jar.
 pub async fn deploy(
     client: &FlinkClient,
     s: &Settings,
     jar: &JarInfo,
     plan: Plan,
+    record: Option<&release::Context>,
 ) -> (Report, Exit) {
     let interrupt = Interrupt::listen().unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot listen for SIGTERM and SIGINT: they end flink-deploy at once");
@@ -125,7 +129,7 @@ pub async fn deploy(
         job_name: s.job_name.clone(),
         ..Report::default()
     };
-    let result = run(client, s, jar, plan, &interrupt, &mut report).await;
+    let result = run(client, s, jar, plan, record, &interrupt, &mut report).await;
     // Whatever ended the deploy, a signal is why it ended there.
     let result = match (result, interrupt.received()) {
         (Err(f), Some(signal))
@@ -158,6 +162,8 @@ pub async fn deploy(
         Exit::StopUndecided => "stop with a savepoint still in flight",
         Exit::Interrupted => "interrupted",
         Exit::InvalidRelease => "invalid release, nothing changed",
+        Exit::InProgress => "another deploy in progress, nothing changed",
+        Exit::RecordNotWritten => "deployed, but the release record was not written",
         Exit::Usage | Exit::Unreachable | Exit::Failure => "not deployed",
     };
     (report, exit)
@@ -168,6 +174,7 @@ async fn run(
     s: &Settings,
     jar: &JarInfo,
     plan: Plan,
+    record: Option<&release::Context>,
     interrupt: &Interrupt,
     report: &mut Report,
 ) -> Result<Exit, Failure> {
@@ -259,7 +266,7 @@ async fn run(
     // 4. Run the new jar and check it. A run request in flight is finished even if a signal
     //    comes: abandoned, it could leave a job running that nobody checks or names.
     let run_job = crate::preflight::run_request(s, restore.clone());
-    let previous = plan.previous_jar.as_ref().map(|j| JarId::new(j.clone()));
+    let mut previous = plan.previous_jar.as_ref().map(|j| JarId::new(j.clone()));
     let manual = |job: &JobId| ByHand {
         cancel_first: Some(job.clone()),
         jar: previous.clone(),
@@ -353,10 +360,44 @@ async fn run(
             }
             prune_jars(client, s, &jar_id, plan.previous_jar.as_deref()).await;
             tracing::info!("deployed");
-            Ok(Exit::Ok)
+            let Some(context) = record else {
+                return Ok(Exit::Ok);
+            };
+            let new_job = report.new_job_id.clone().unwrap_or_default();
+            let written = context
+                .write(
+                    &context.record_of(s, &new_job, restore.clone()),
+                    Some(&s.args.jar),
+                )
+                .await;
+            report.release_recorded = Some(written.is_ok());
+            match written {
+                Ok(()) => Ok(Exit::Ok),
+                Err(message) => Err(Failure::new(
+                    Exit::RecordNotWritten,
+                    anyhow::anyhow!("job {new_job} runs and is healthy, but {message}"),
+                )),
+            }
         }
         Err((new_job, why)) => {
             tracing::error!("the new version is unhealthy: {why}");
+            // The JobManager may no longer have the release the old job ran (it restarted, and
+            // its jars went with it): the recorded one is uploaded again.
+            let recorded = record.and_then(|c| c.current.as_ref().map(|r| (c, r)));
+            if let (None, Some((context, current)), false) =
+                (&previous, recorded, s.args.no_rollback)
+            {
+                previous = upload_recorded(client, context, current).await;
+            }
+            // The release rolled back to runs as it was recorded (its own arguments), when the
+            // record is of the job that was replaced.
+            let replaced = report.old_job_id.as_deref();
+            let back_request = match recorded {
+                Some((_, current)) if replaced.is_none_or(|old| old == current.job_id) => {
+                    release::run_request(current, restore.clone())
+                }
+                _ => run_job.clone(),
+            };
             let fresh = matches!(plan.start, Start::Fresh { .. });
             let decision = rollback::decide(
                 s.args.no_rollback,
@@ -365,10 +406,68 @@ async fn run(
                 restore.as_deref(),
             );
             let done = roll_back(
-                client, s, decision, previous, &jar_id, &run_job, why, new_job, interrupt, report,
+                client,
+                s,
+                decision,
+                previous,
+                &jar_id,
+                &back_request,
+                why,
+                new_job,
+                interrupt,
+                report,
             )
             .await;
+            let rolled_back = done.exit() == Exit::RolledBack;
+            if let (true, Some((context, _)), Some(job)) =
+                (rolled_back, recorded, report.rollback_job_id.clone())
+            {
+                if let Some(back) = context.rolled_back_to(&job, restore.clone()) {
+                    let written = context.write(&back, None).await;
+                    report.release_recorded = Some(written.is_ok());
+                    if let Err(message) = written {
+                        return Err(Failure::new(
+                            done.exit(),
+                            anyhow::Error::new(done).context(message),
+                        ));
+                    }
+                }
+            }
             Err(Failure::new(done.exit(), done))
+        }
+    }
+}
+
+/// Uploads the jar of the recorded release `current` (fetched from the layout, digest checked)
+/// for a rollback; `None`, logged, when it cannot be had.
+async fn upload_recorded(
+    client: &FlinkClient,
+    context: &release::Context,
+    current: &savepoint_layout::ReleaseRecord,
+) -> Option<JarId> {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot make a temp dir for the recorded release's jar");
+            return None;
+        }
+    };
+    let fetched = match context.layout.fetch_jar(current, dir.path()).await {
+        Ok(path) => path,
+        Err(e) => {
+            tracing::error!(error = %e, "the JobManager has no jar of the previous release, and the recorded one cannot be fetched");
+            return None;
+        }
+    };
+    let name = upload_name(&current.job_name, time::OffsetDateTime::now_utc());
+    match client.upload_jar(&fetched, &name).await {
+        Ok(jar) => {
+            tracing::info!(jar = %jar, sha256 = %current.jar_sha256, "uploaded the recorded previous release for the rollback");
+            Some(jar)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot upload the recorded previous release's jar");
+            None
         }
     }
 }
@@ -649,6 +748,147 @@ async fn prune_jars(client: &FlinkClient, s: &Settings, new_jar: &JarId, previou
         match client.delete_jar(jar).await {
             Ok(()) => tracing::info!(jar = %jar, "deleted an old jar"),
             Err(e) => tracing::warn!(jar = %jar, error = %e, "cannot delete an old jar"),
+        }
+    }
+}
+
+/// `flink-deploy stop`: stops the job with a savepoint into the layout, under its lease, and
+/// records the intent `stopped` so the recovery sidecar leaves it stopped. The job is never
+/// stopped without a savepoint: a stop that fails leaves it running (exit 4).
+pub async fn stop_job(args: &crate::cli::StopArgs) -> Result<(Report, Exit), Failure> {
+    let s = Settings::of_stop(args).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let layout = s.layout.clone().expect("stop always has a savepoint dir");
+    let client = FlinkClient::new(s.args.common.rest.client_config(s.url.clone()))
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+    let lease = release::LeaseKeeper::take(&layout, &s.job_name, "stop").await?;
+    let result = stop_holding(&client, &s, &layout).await;
+    lease.give_back().await;
+    let (mut report, exit) = match result {
+        Ok(done) => done,
+        Err(failure) => {
+            let mut report = Report {
+                job_name: s.job_name.clone(),
+                ..Report::default()
+            };
+            report.message = Some(failure.to_string());
+            (report, failure.exit)
+        }
+    };
+    report.exit_code = flink_ops_cli::ExitStatus::code(exit);
+    report.outcome = match exit {
+        Exit::Ok => "stopped",
+        Exit::RecordNotWritten => "stopped, but the release record was not written",
+        Exit::OperationFailed => "savepoint failed, nothing changed",
+        Exit::StopUndecided => "stop with a savepoint still in flight",
+        Exit::ManualAction => "manual action needed",
+        Exit::InProgress => "another deploy in progress, nothing changed",
+        _ => "not stopped",
+    };
+    if let Some(message) = &report.message {
+        if exit == Exit::Ok {
+            tracing::warn!("{message}");
+        } else {
+            tracing::error!("{message}");
+        }
+    }
+    Ok((report, exit))
+}
+
+async fn stop_holding(
+    client: &FlinkClient,
+    s: &Settings,
+    layout: &savepoint_layout::SavepointLayout,
+) -> Result<(Report, Exit), Failure> {
+    let name = &s.job_name;
+    let current = layout.current_release(name).await.map_err(|e| {
+        Failure::new(
+            crate::holdings::exit_of(&e),
+            anyhow::Error::new(e)
+                .context("cannot read the release record; nothing was changed"),
+        )
+    })?;
+    let jobs = client
+        .jobs_named(name)
+        .await
+        .map_err(|e| rest_failure("cannot list the cluster's jobs", e))?;
+    let active: Vec<_> = jobs.iter().filter(|j| j.state.is_active()).collect();
+    let old = match active.as_slice() {
+        [one] => one.jid.clone(),
+        [] => {
+            return Err(Failure::new(
+                Exit::Usage,
+                anyhow::anyhow!(
+                    "no job named '{}' is running, so there is nothing to stop; nothing was changed",
+                    printable(name)
+                ),
+            ))
+        }
+        many => {
+            return Err(Failure::new(
+                Exit::Usage,
+                crate::plan::Refusal::AmbiguousJobs {
+                    job_name: name.clone(),
+                    jobs: many
+                        .iter()
+                        .map(|j| format!("{} ({})", j.jid, j.state))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    count: many.len(),
+                },
+            ))
+        }
+    };
+    let interrupt = Interrupt::listen().unwrap_or_else(|_| Interrupt::never());
+    let target = layout.target_dir(name, time::OffsetDateTime::now_utc());
+    let mut report = Report {
+        job_name: name.clone(),
+        old_job_id: Some(old.to_string()),
+        ..Report::default()
+    };
+    let started = Instant::now();
+    let savepoint = match stop::stop(client, s, &old, Some(&target), &interrupt).await {
+        Stopped::Savepoint(location) => location,
+        not => return Err(not_stopped(not, s, old, Some(target), false, &interrupt)),
+    };
+    report.timings_ms.savepoint = ms(started.elapsed());
+    tracing::info!(savepoint = %savepoint, "stopped with a savepoint");
+    report.savepoint = Some(savepoint.clone());
+    let Some(current) = current else {
+        report.message = Some(format!(
+            "'{}' has no release record under {} (it was not deployed by flink-deploy with \
+             --savepoint-dir), so none records it stopped; the recovery sidecar has no release \
+             of it to bring back either.",
+            printable(name),
+            layout.release_location(name)
+        ));
+        return Ok((report, Exit::Ok));
+    };
+    let stopped = savepoint_layout::ReleaseRecord {
+        job_id: old.to_string(),
+        recorded_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("a UTC time formats"),
+        kind: savepoint_layout::ReleaseKind::Stop,
+        intent: savepoint_layout::Intent::Stopped,
+        stopped_with: Some(savepoint.clone()),
+        previous: current.previous.clone(),
+        ..current
+    };
+    match layout.put_release(name, &stopped, None).await {
+        Ok(()) => {
+            report.release_recorded = Some(true);
+            Ok((report, Exit::Ok))
+        }
+        Err(e) => {
+            report.release_recorded = Some(false);
+            report.message = Some(format!(
+                    "job {old} stopped with savepoint {savepoint}, but recording that it is \
+                     stopped on purpose failed under {}: {e}. The recovery sidecar may bring it \
+                     back; run flink-deploy stop again once the store is writable (after starting \
+                     it with flink-deploy deploy), or stop the sidecar.",
+                    layout.release_location(name)
+                ));
+            Ok((report, Exit::RecordNotWritten))
         }
     }
 }

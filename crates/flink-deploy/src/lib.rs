@@ -4,8 +4,11 @@
 //! job still runs, stops the old job with a savepoint, runs the new jar
 //! from it, watches the new job, and rolls back to the previous jar from the
 //! same savepoint when it is unhealthy. `plan` prints what `deploy` would
-//! do; `status` lists the cluster's jobs and what the savepoint layout holds for them. Exit
-//! codes are in [`outcome::Exit`].
+//! do; `status` lists the cluster's jobs and what the savepoint layout holds for them (and the
+//! job's current and previous release). With `--savepoint-dir`, every deploy holds the job's
+//! lease and records the release it ran (`release`); `rollback` puts the previous recorded
+//! release back, `stop` stops the job on purpose and records so. Exit codes are in
+//! [`outcome::Exit`].
 
 mod cli;
 mod deploy;
@@ -16,6 +19,7 @@ mod jar;
 mod outcome;
 mod plan;
 mod preflight;
+mod release;
 mod settings;
 mod status;
 
@@ -52,6 +56,8 @@ pub fn main() -> ExitCode {
     let output = match &cli.command {
         Command::Deploy(a) | Command::Plan(a) => a.common.output,
         Command::Status(a) => a.common.output,
+        Command::Rollback(a) => a.release.common.output,
+        Command::Stop(a) => a.release.common.output,
     };
     let result = run(cli, &argv, &env, &mut scrubber);
     match (&result, output) {
@@ -99,6 +105,7 @@ fn run(
                 args.job_name.as_deref(),
                 layout.as_ref(),
             ))?;
+
             Ok(Printed {
                 exit: Exit::Ok,
                 text: report.text(),
@@ -107,7 +114,82 @@ fn run(
         }
         Command::Plan(first) => deploy_or_plan(&first, false, argv, env, scrubber),
         Command::Deploy(first) => deploy_or_plan(&first, true, argv, env, scrubber),
+        Command::Rollback(args) => {
+            init_logging(args.release.common.log.log_format, "info");
+            let runtime = flink_ops_cli::runtime(Exit::Failure)?;
+            runtime.block_on(rollback(args))
+        }
+        Command::Stop(args) => {
+            init_logging(args.release.common.log.log_format, "info");
+            let runtime = flink_ops_cli::runtime(Exit::Failure)?;
+            runtime.block_on(async {
+                let (report, exit) = deploy::stop_job(&args).await?;
+                Ok(Printed {
+                    exit,
+                    text: report.text(),
+                    json: serde_json::to_value(&report).unwrap_or_default(),
+                })
+            })
+        }
     }
+}
+
+/// `rollback`: a deploy of the previous recorded release, its jar fetched from the layout.
+async fn rollback(args: cli::RollbackArgs) -> Result<Printed, Failure> {
+    let layout = savepoint_layout::SavepointLayout::new(&args.release.savepoint_dir)
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+    let job = args.release.job_name.clone();
+    let lease = release::LeaseKeeper::take(&layout, &job, "rollback").await?;
+    let result = rollback_holding(&args, &layout).await;
+    lease.give_back().await;
+    result
+}
+
+async fn rollback_holding(
+    args: &cli::RollbackArgs,
+    layout: &savepoint_layout::SavepointLayout,
+) -> Result<Printed, Failure> {
+    let job = &args.release.job_name;
+    let refuse = |why: String| {
+        Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!("cannot roll '{}' back: {why}. Nothing was changed.", flink_rest::printable_name(job)),
+        )
+    };
+    let current = layout.current_release(job).await.map_err(|e| {
+        Failure::new(holdings::exit_of(&e), anyhow::Error::new(e).context("cannot read the release record; nothing was changed"))
+    })?;
+    let Some(current) = current else {
+        return Err(refuse(format!(
+            "no release of it is recorded under {} (flink-deploy records one after each deploy with --savepoint-dir)",
+            layout.release_location(job)
+        )));
+    };
+    let Some(previous) = current.previous.as_deref() else {
+        return Err(refuse("its record names no previous release (it was deployed once)".into()));
+    };
+    let dir = tempfile::tempdir()
+        .map_err(|e| Failure::new(Exit::Failure, anyhow::anyhow!("cannot make a temp dir: {e}")))?;
+    let jar = layout.fetch_jar(previous, dir.path()).await.map_err(|e| {
+        Failure::new(holdings::exit_of(&e), anyhow::Error::new(e).context("cannot fetch the previous release's jar; nothing was changed"))
+    })?;
+    tracing::info!(job = %job, job_id = %previous.job_id, recorded_at = %previous.recorded_at, sha256 = %previous.jar_sha256, "rolling back to the previous release");
+    let settings = settings::Settings::of_release(args, previous, jar).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let (client, jar, plan) = prepare(&settings).await?;
+    if let plan::Start::Fresh { why } = &plan.start {
+        return Err(refuse(format!("there is nothing to restore it from ({why})")));
+    }
+    let version = client_version(&client).await?;
+    let context = release::Context::read(layout, &settings, version, savepoint_layout::ReleaseKind::Rollback).await?;
+    let (report, exit) = deploy::deploy(&client, &settings, &jar, plan, Some(&context)).await;
+    if let Some(message) = &report.message {
+        tracing::error!("{message}");
+    }
+    Ok(Printed {
+        exit,
+        text: report.text(),
+        json: serde_json::to_value(&report).unwrap_or_default(),
+    })
 }
 
 /// `deploy`, or with `deploying` false, `plan`.
@@ -128,16 +210,47 @@ fn deploy_or_plan(
     let settings = settings.map_err(|e| Failure::new(Exit::Usage, e))?;
     let runtime = flink_ops_cli::runtime(Exit::Failure)?;
     runtime.block_on(async {
-        let (client, jar, mut plan) = prepare(&settings).await?;
+        // With a layout, the lease covers everything from the plan on: nothing else stops, runs
+        // or recovers the job meanwhile.
+        let lease = match (&settings.layout, deploying) {
+            (Some(layout), true) => {
+                Some(release::LeaseKeeper::take(layout, &settings.job_name, "deploy").await?)
+            }
+            _ => None,
+        };
+        let done = deploy_or_plan_prepared(&settings, deploying).await;
+        if let Some(lease) = lease {
+            lease.give_back().await;
+        }
+        done
+    })
+}
+
+async fn deploy_or_plan_prepared(settings: &Settings, deploying: bool) -> Result<Printed, Failure> {
+    let settings = settings;
+    {
+        let (client, jar, mut plan) = prepare(settings).await?;
         if !deploying {
-            plan.graph = Some(preflight::plan_graph(&client, &settings, &plan).await?);
+            plan.graph = Some(preflight::plan_graph(&client, settings, &plan).await?);
             return Ok(Printed {
                 exit: Exit::Ok,
-                text: plan.text(&settings),
+                text: plan.text(settings),
                 json: serde_json::to_value(&plan).unwrap_or_default(),
             });
         }
-        let (report, exit) = deploy::deploy(&client, &settings, &jar, plan).await;
+        let context = match &settings.layout {
+            Some(layout) => Some(
+                release::Context::read(
+                    layout,
+                    settings,
+                    client_version(&client).await?,
+                    savepoint_layout::ReleaseKind::Deploy,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let (report, exit) = deploy::deploy(&client, settings, &jar, plan, context.as_ref()).await;
         if let Some(message) = &report.message {
             tracing::error!("{message}");
         }
@@ -146,7 +259,16 @@ fn deploy_or_plan(
             text: report.text(),
             json: serde_json::to_value(&report).unwrap_or_default(),
         })
-    })
+    }
+}
+
+/// The JobManager's Flink version, for the record.
+async fn client_version(client: &flink_rest::FlinkClient) -> Result<String, Failure> {
+    client
+        .version()
+        .await
+        .map(|v| v.to_string())
+        .map_err(|e| outcome::rest_failure("cannot reach the JobManager", e))
 }
 
 /// Everything before the first change: the jar, the cluster, the plan.

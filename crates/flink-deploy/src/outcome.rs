@@ -17,6 +17,10 @@ flink_ops_cli::exit_codes! {
         Interrupted = 8 => "interrupted by SIGTERM or SIGINT; the message says where things stand and what to run",
         /// The preflight (`/jars/{id}/plan`) could not build the new release's job graph.
         InvalidRelease = 9 => "the new release is invalid (its job graph cannot be built); nothing was stopped",
+        /// Another deploy, rollback, stop or recovery of the job holds its lease.
+        InProgress = 10 => "another deploy, rollback, stop or recovery of this job is in progress (the message names it and when its lease expires); nothing was changed",
+        /// The job runs (or stopped, for `stop`), but its release record could not be written.
+        RecordNotWritten = 11 => "done, and the job is as reported, but its release record could not be written (the message says why): recovery and rollback lack it until the next deploy",
     }
 }
 
@@ -56,6 +60,10 @@ pub struct Report {
     /// The jar a rollback ran: the release the old job was started from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback_jar: Option<String>,
+    /// True when the release record was written after the deploy or rollback, false when that
+    /// failed (absent without `--savepoint-dir`, or when nothing ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_recorded: Option<bool>,
     /// Rescales of the adaptive scheduler during the health watch (absent when none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rescales: Option<u32>,

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches};
 use flink_ops_cli::layered::{apply_layers, FileValue, LayerError};
@@ -140,6 +141,59 @@ impl Settings {
             unreachable!("{subcommand} parses as deploy or plan")
         };
         Self::validate(args)
+    }
+
+    /// The settings of `rollback`: the deploy of the recorded release `previous` (its jar at
+    /// `jar`, fetched from the layout), with the command's own timeouts and health rule.
+    pub fn of_release(
+        args: &crate::cli::RollbackArgs,
+        previous: &savepoint_layout::ReleaseRecord,
+        jar: PathBuf,
+    ) -> Result<Settings, SettingsError> {
+        let mut deploy = Self::release_command(&args.release, Some(previous), jar);
+        deploy.startup_timeout = args.startup_timeout;
+        deploy.stable_for = args.stable_for;
+        deploy.require_checkpoint = args.require_checkpoint;
+        deploy.no_rollback = args.no_rollback;
+        Self::validate(deploy)
+    }
+
+    /// The settings of `stop`: what stopping with a savepoint needs (no jar is run).
+    pub fn of_stop(args: &crate::cli::StopArgs) -> Result<Settings, SettingsError> {
+        Self::validate(Self::release_command(&args.release, None, PathBuf::new()))
+    }
+
+    fn release_command(
+        args: &crate::cli::ReleaseCommandArgs,
+        record: Option<&savepoint_layout::ReleaseRecord>,
+        jar: PathBuf,
+    ) -> DeployArgs {
+        DeployArgs {
+            common: args.common.clone(),
+            config_file: None,
+            job_name: Some(args.job_name.clone()),
+            jar,
+            entry_class: record.and_then(|r| r.entry_class.clone()),
+            parallelism: record.and_then(|r| r.parallelism),
+            savepoint_dir: Some(args.savepoint_dir.clone()),
+            from_savepoint: None,
+            allow_non_restored_state: record.is_some_and(|r| r.allow_non_restored_state),
+            allow_fresh_start: false,
+            claim_mode: record
+                .map(|r| crate::release::claim_mode_arg(&r.claim_mode))
+                .unwrap_or_default(),
+            savepoint_format: args.savepoint_format,
+            savepoint_timeout: args.savepoint_timeout,
+            startup_timeout: Duration::from_secs(300),
+            stable_for: Duration::from_secs(30),
+            require_checkpoint: false,
+            no_rollback: false,
+            keep_jars: 2,
+            flink_conf: record
+                .map(|r| r.flink_config.clone().into_iter().collect())
+                .unwrap_or_default(),
+            program_args: record.map(|r| r.program_args.clone()).unwrap_or_default(),
+        }
     }
 
     /// What no single flag can check.

@@ -32,6 +32,20 @@ pub struct Status {
     /// What the layout holds, with `--savepoint-dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<LayoutStatus>,
+    /// The job's release record, with `--savepoint-dir` and `--job-name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseStatus>,
+}
+
+/// The job's current and previous release, and who holds its lease.
+#[derive(Debug, Serialize)]
+pub struct ReleaseStatus {
+    /// Where the record is.
+    pub location: String,
+    /// The current release (the previous one inside it, as `previous`).
+    pub current: Option<savepoint_layout::ReleaseRecord>,
+    /// The job's lease, when someone holds one (expired or not).
+    pub lease: Option<savepoint_layout::LeaseInfo>,
 }
 
 /// What the layout holds for each job name of the cluster (and `--job-name`).
@@ -80,6 +94,10 @@ pub async fn status(
         .buffered(CONCURRENT_REQUESTS)
         .collect()
         .await;
+    let release = match (layout, only) {
+        (Some(layout), Some(name)) => Some(release(layout, name).await?),
+        _ => None,
+    };
     let layout = match layout {
         Some(layout) => Some(LayoutStatus {
             root: literal(layout.root()),
@@ -87,7 +105,29 @@ pub async fn status(
         }),
         None => None,
     };
-    Ok(Status { jobs: out, layout })
+    Ok(Status {
+        jobs: out,
+        layout,
+        release,
+    })
+}
+
+/// The job's release record and lease.
+async fn release(layout: &SavepointLayout, name: &str) -> Result<ReleaseStatus, Failure> {
+    let failed = |e: savepoint_layout::LayoutError| {
+        Failure::new(
+            exit_of(&e),
+            anyhow::Error::new(e).context(format!(
+                "cannot read the release record of '{}'",
+                printable(name)
+            )),
+        )
+    };
+    Ok(ReleaseStatus {
+        location: layout.release_location(name),
+        current: layout.current_release(name).await.map_err(failed)?,
+        lease: layout.lease(name).await.map_err(failed)?,
+    })
 }
 
 /// What the layout holds for each of `names`; the first listing that fails ends `status`.
@@ -150,8 +190,58 @@ impl Status {
             out.push_str("\n\n");
             out.push_str(&layout_text(layout));
         }
+        if let Some(release) = &self.release {
+            out.push_str("\n\n");
+            out.push_str(&release_text(release));
+        }
         out
     }
+}
+
+/// A unit enum as its JSON spelling (`deploy`, `running`).
+fn word(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The current and previous release, one line each, and the lease.
+fn release_text(release: &ReleaseStatus) -> String {
+    let mut lines = vec![format!("releases under {}", printable(&release.location))];
+    let line = |label: &str, r: &savepoint_layout::ReleaseRecord| {
+        format!(
+            "{label:<10} {} ({}) {} job {} jar {} (Flink {}) sha256 {} from {}",
+            word(&r.kind),
+            word(&r.intent),
+            r.recorded_at,
+            printable(&r.job_id),
+            printable(&r.jar_file_name),
+            r.flink_version,
+            &r.jar_sha256[..r.jar_sha256.len().min(12)],
+            printable(r.restored_from.as_deref().unwrap_or("empty state")),
+        )
+    };
+    match &release.current {
+        Some(current) => {
+            lines.push(line("current", current));
+            match current.previous.as_deref() {
+                Some(previous) => lines.push(line("previous", previous)),
+                None => lines.push(format!("{:<10} -", "previous")),
+            }
+        }
+        None => lines.push("  (no release recorded: flink-deploy deploy --savepoint-dir writes one)".into()),
+    }
+    if let Some(lease) = &release.lease {
+        lines.push(format!(
+            "{:<10} held by {} until {}{}",
+            "lease",
+            printable(&lease.holder),
+            lease.expires_at,
+            if lease.expired { " (expired)" } else { "" }
+        ));
+    }
+    lines.join("\n")
 }
 
 /// One line per job name: what the layout holds for it; then the savepoints set aside.
