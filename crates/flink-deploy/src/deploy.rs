@@ -803,8 +803,7 @@ async fn stop_holding(
     let current = layout.current_release(name).await.map_err(|e| {
         Failure::new(
             crate::holdings::exit_of(&e),
-            anyhow::Error::new(e)
-                .context("cannot read the release record; nothing was changed"),
+            anyhow::Error::new(e).context("cannot read the release record; nothing was changed"),
         )
     })?;
     let jobs = client
@@ -814,15 +813,13 @@ async fn stop_holding(
     let active: Vec<_> = jobs.iter().filter(|j| j.state.is_active()).collect();
     let old = match active.as_slice() {
         [one] => one.jid.clone(),
-        [] => {
-            return Err(Failure::new(
-                Exit::Usage,
-                anyhow::anyhow!(
-                    "no job named '{}' is running, so there is nothing to stop; nothing was changed",
-                    printable(name)
-                ),
-            ))
-        }
+        [] => return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!(
+                "no job named '{}' is running, so there is nothing to stop; nothing was changed",
+                printable(name)
+            ),
+        )),
         many => {
             return Err(Failure::new(
                 Exit::Usage,
@@ -882,12 +879,12 @@ async fn stop_holding(
         Err(e) => {
             report.release_recorded = Some(false);
             report.message = Some(format!(
-                    "job {old} stopped with savepoint {savepoint}, but recording that it is \
+                "job {old} stopped with savepoint {savepoint}, but recording that it is \
                      stopped on purpose failed under {}: {e}. The recovery sidecar may bring it \
                      back; run flink-deploy stop again once the store is writable (after starting \
                      it with flink-deploy deploy), or stop the sidecar.",
-                    layout.release_location(name)
-                ));
+                layout.release_location(name)
+            ));
             Ok((report, Exit::RecordNotWritten))
         }
     }

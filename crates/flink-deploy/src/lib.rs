@@ -153,11 +153,17 @@ async fn rollback_holding(
     let refuse = |why: String| {
         Failure::new(
             Exit::Usage,
-            anyhow::anyhow!("cannot roll '{}' back: {why}. Nothing was changed.", flink_rest::printable_name(job)),
+            anyhow::anyhow!(
+                "cannot roll '{}' back: {why}. Nothing was changed.",
+                flink_rest::printable_name(job)
+            ),
         )
     };
     let current = layout.current_release(job).await.map_err(|e| {
-        Failure::new(holdings::exit_of(&e), anyhow::Error::new(e).context("cannot read the release record; nothing was changed"))
+        Failure::new(
+            holdings::exit_of(&e),
+            anyhow::Error::new(e).context("cannot read the release record; nothing was changed"),
+        )
     })?;
     let Some(current) = current else {
         return Err(refuse(format!(
@@ -166,21 +172,40 @@ async fn rollback_holding(
         )));
     };
     let Some(previous) = current.previous.as_deref() else {
-        return Err(refuse("its record names no previous release (it was deployed once)".into()));
+        return Err(refuse(
+            "its record names no previous release (it was deployed once)".into(),
+        ));
     };
-    let dir = tempfile::tempdir()
-        .map_err(|e| Failure::new(Exit::Failure, anyhow::anyhow!("cannot make a temp dir: {e}")))?;
+    let dir = tempfile::tempdir().map_err(|e| {
+        Failure::new(
+            Exit::Failure,
+            anyhow::anyhow!("cannot make a temp dir: {e}"),
+        )
+    })?;
     let jar = layout.fetch_jar(previous, dir.path()).await.map_err(|e| {
-        Failure::new(holdings::exit_of(&e), anyhow::Error::new(e).context("cannot fetch the previous release's jar; nothing was changed"))
+        Failure::new(
+            holdings::exit_of(&e),
+            anyhow::Error::new(e)
+                .context("cannot fetch the previous release's jar; nothing was changed"),
+        )
     })?;
     tracing::info!(job = %job, job_id = %previous.job_id, recorded_at = %previous.recorded_at, sha256 = %previous.jar_sha256, "rolling back to the previous release");
-    let settings = settings::Settings::of_release(args, previous, jar).map_err(|e| Failure::new(Exit::Usage, e))?;
+    let settings = settings::Settings::of_release(args, previous, jar)
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
     let (client, jar, plan) = prepare(&settings).await?;
     if let plan::Start::Fresh { why } = &plan.start {
-        return Err(refuse(format!("there is nothing to restore it from ({why})")));
+        return Err(refuse(format!(
+            "there is nothing to restore it from ({why})"
+        )));
     }
     let version = client_version(&client).await?;
-    let context = release::Context::read(layout, &settings, version, savepoint_layout::ReleaseKind::Rollback).await?;
+    let context = release::Context::read(
+        layout,
+        &settings,
+        version,
+        savepoint_layout::ReleaseKind::Rollback,
+    )
+    .await?;
     let (report, exit) = deploy::deploy(&client, &settings, &jar, plan, Some(&context)).await;
     if let Some(message) = &report.message {
         tracing::error!("{message}");

@@ -2,7 +2,6 @@
 //! layout show. Reads only: `plan` prints this and stops.
 
 use flink_rest::{FlinkClient, JarFile, JobOverview};
-use savepoint_layout::job_folder;
 use savepoint_layout::restore::{self, CheckpointsOf, RestoreKind};
 use serde::Serialize;
 

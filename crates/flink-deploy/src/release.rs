@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use flink_ops_cli::ClaimModeArg;
 use flink_rest::RunJob;
-use savepoint_layout::{Intent, Lease, LayoutError, ReleaseKind, ReleaseRecord, SavepointLayout};
+use savepoint_layout::{Intent, LayoutError, Lease, ReleaseKind, ReleaseRecord, SavepointLayout};
 
 use crate::outcome::{Exit, Failure};
 use crate::settings::Settings;
@@ -41,7 +41,10 @@ fn holder(command: &str) -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "an unknown host".into());
-    format!("flink-deploy {command} on {host}, pid {}", std::process::id())
+    format!(
+        "flink-deploy {command} on {host}, pid {}",
+        std::process::id()
+    )
 }
 
 /// A lease held and renewed in the background until it is given back.
@@ -104,7 +107,9 @@ impl LeaseKeeper {
                         job = %lease.job(),
                         "the job's lease was taken over by another process (it expired before it could be renewed)"
                     ),
-                    Err(e) => tracing::warn!(job = %lease.job(), error = %e, "cannot renew the job's lease; retrying"),
+                    Err(e) => {
+                        tracing::warn!(job = %lease.job(), error = %e, "cannot renew the job's lease; retrying")
+                    }
                 }
             }
         });
@@ -217,7 +222,11 @@ impl Context {
     }
 
     /// The current record again, running as `job_id` after an automatic rollback to it.
-    pub fn rolled_back_to(&self, job_id: &str, restored_from: Option<String>) -> Option<ReleaseRecord> {
+    pub fn rolled_back_to(
+        &self,
+        job_id: &str,
+        restored_from: Option<String>,
+    ) -> Option<ReleaseRecord> {
         let current = self.current.as_ref()?;
         Some(ReleaseRecord {
             job_id: job_id.to_string(),

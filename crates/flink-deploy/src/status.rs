@@ -230,7 +230,8 @@ fn release_text(release: &ReleaseStatus) -> String {
                 None => lines.push(format!("{:<10} -", "previous")),
             }
         }
-        None => lines.push("  (no release recorded: flink-deploy deploy --savepoint-dir writes one)".into()),
+        None => lines
+            .push("  (no release recorded: flink-deploy deploy --savepoint-dir writes one)".into()),
     }
     if let Some(lease) = &release.lease {
         lines.push(format!(
