@@ -813,13 +813,15 @@ async fn stop_holding(
     let active: Vec<_> = jobs.iter().filter(|j| j.state.is_active()).collect();
     let old = match active.as_slice() {
         [one] => one.jid.clone(),
-        [] => return Err(Failure::new(
-            Exit::Usage,
-            anyhow::anyhow!(
+        [] => {
+            return Err(Failure::new(
+                Exit::Usage,
+                anyhow::anyhow!(
                 "no job named '{}' is running, so there is nothing to stop; nothing was changed",
                 printable(name)
             ),
-        )),
+            ))
+        }
         many => {
             return Err(Failure::new(
                 Exit::Usage,

@@ -200,7 +200,9 @@ fn rfc3339(at: OffsetDateTime) -> String {
 }
 
 fn is_digest(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn token() -> String {
@@ -319,7 +321,11 @@ impl SavepointLayout {
                 "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
             ))
             .expect("a fixed format");
-        let name = format!("records/{stamp}-{}-{}.json", safe(&record.job_id), &token()[..8]);
+        let name = format!(
+            "records/{stamp}-{}-{}.json",
+            safe(&record.job_id),
+            &token()[..8]
+        );
         match self
             .store
             .write(&self.release_path(job, &name), json, WriteMode::CreateNew)
@@ -543,7 +549,11 @@ impl SavepointLayout {
 
 /// A job id for a file name: only `[A-Za-z0-9]`.
 fn safe(s: &str) -> String {
-    let kept: String = s.chars().filter(char::is_ascii_alphanumeric).take(32).collect();
+    let kept: String = s
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect();
     if kept.is_empty() {
         "none".into()
     } else {
@@ -633,10 +643,15 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(stored, [format!("{first_sha}.jar")], "the jar once");
-        assert_eq!(std::fs::read_dir(release.join("records")).unwrap().count(), 3);
+        assert_eq!(
+            std::fs::read_dir(release.join("records")).unwrap().count(),
+            3
+        );
 
         let out = tempfile::tempdir().unwrap();
-        let fetched = layout.fetch_jar(&current_with(&first_sha), out.path()).await;
+        let fetched = layout
+            .fetch_jar(&current_with(&first_sha), out.path())
+            .await;
         assert_eq!(std::fs::read(fetched.unwrap()).unwrap(), b"first");
     }
 

@@ -324,7 +324,6 @@ impl Store {
         Ok(deleted)
     }
 
-
     /// The bytes of the object `relative` (below the root) and its version; `None` when it
     /// does not exist.
     pub async fn read(&self, relative: &str) -> Result<Option<(Vec<u8>, Version)>, StoreError> {
@@ -711,7 +710,9 @@ fn write_local(path: &FsPath, bytes: Vec<u8>, mode: WriteMode) -> Result<Written
     match mode {
         WriteMode::CreateNew => match std::fs::hard_link(temp.path(), path) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(Written::Conflict),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Ok(Written::Conflict)
+            }
             Err(e) => return Err(unwritable(path, e)),
         },
         WriteMode::Replace | WriteMode::ReplaceIf(_) => {
