@@ -235,47 +235,28 @@ fn deploy_or_plan(
     let settings = settings.map_err(|e| Failure::new(Exit::Usage, e))?;
     let runtime = flink_ops_cli::runtime(Exit::Failure)?;
     runtime.block_on(async {
-        // With a layout, the lease covers everything from the plan on: nothing else stops, runs
-        // or recovers the job meanwhile.
-        let lease = match (&settings.layout, deploying) {
-            (Some(layout), true) => {
-                Some(release::LeaseKeeper::take(layout, &settings.job_name, "deploy").await?)
-            }
-            _ => None,
-        };
-        let done = deploy_or_plan_prepared(&settings, deploying).await;
-        if let Some(lease) = lease {
-            lease.give_back().await;
-        }
-        done
-    })
-}
-
-async fn deploy_or_plan_prepared(settings: &Settings, deploying: bool) -> Result<Printed, Failure> {
-    let settings = settings;
-    {
-        let (client, jar, mut plan) = prepare(settings).await?;
+        let (client, jar, mut plan) = prepare(&settings).await?;
         if !deploying {
-            plan.graph = Some(preflight::plan_graph(&client, settings, &plan).await?);
+            plan.graph = Some(preflight::plan_graph(&client, &settings, &plan).await?);
             return Ok(Printed {
                 exit: Exit::Ok,
-                text: plan.text(settings),
+                text: plan.text(&settings),
                 json: serde_json::to_value(&plan).unwrap_or_default(),
             });
         }
-        let context = match &settings.layout {
-            Some(layout) => Some(
-                release::Context::read(
-                    layout,
-                    settings,
-                    client_version(&client).await?,
-                    savepoint_layout::ReleaseKind::Deploy,
-                )
-                .await?,
-            ),
-            None => None,
+        let (report, exit) = match &settings.layout {
+            // With a layout, the job's lease covers the deploy from a fresh plan on: nothing
+            // else stops, runs or recovers the job meanwhile. (The first plan, made before,
+            // refuses what is wrong without touching the store.)
+            Some(layout) => {
+                let lease =
+                    release::LeaseKeeper::take(layout, &settings.job_name, "deploy").await?;
+                let done = deploy_recorded(&settings, layout, &client, &jar).await;
+                lease.give_back().await;
+                done?
+            }
+            None => deploy::deploy(&client, &settings, &jar, plan, None).await,
         };
-        let (report, exit) = deploy::deploy(&client, settings, &jar, plan, context.as_ref()).await;
         if let Some(message) = &report.message {
             tracing::error!("{message}");
         }
@@ -284,7 +265,26 @@ async fn deploy_or_plan_prepared(settings: &Settings, deploying: bool) -> Result
             text: report.text(),
             json: serde_json::to_value(&report).unwrap_or_default(),
         })
-    }
+    })
+}
+
+/// A deploy with the lease held: planned again (the job may have changed while the lease was
+/// taken), the current record read, then deployed and recorded.
+async fn deploy_recorded(
+    settings: &Settings,
+    layout: &savepoint_layout::SavepointLayout,
+    client: &flink_rest::FlinkClient,
+    jar: &jar::JarInfo,
+) -> Result<(outcome::Report, Exit), Failure> {
+    let plan = plan::make_plan(client, settings).await?;
+    let context = release::Context::read(
+        layout,
+        settings,
+        client_version(client).await?,
+        savepoint_layout::ReleaseKind::Deploy,
+    )
+    .await?;
+    Ok(deploy::deploy(client, settings, jar, plan, Some(&context)).await)
 }
 
 /// The JobManager's Flink version, for the record.

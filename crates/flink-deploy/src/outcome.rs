@@ -18,9 +18,9 @@ flink_ops_cli::exit_codes! {
         /// The preflight (`/jars/{id}/plan`) could not build the new release's job graph.
         InvalidRelease = 9 => "the new release is invalid (its job graph cannot be built); nothing was stopped",
         /// Another deploy, rollback, stop or recovery of the job holds its lease.
-        InProgress = 10 => "another deploy, rollback, stop or recovery of this job is in progress (the message names it and when its lease expires); nothing was changed",
+        InProgress = 12 => "another deploy, rollback, stop or recovery holds the job's lease; nothing changed",
         /// The job runs (or stopped, for `stop`), but its release record could not be written.
-        RecordNotWritten = 11 => "done, and the job is as reported, but its release record could not be written (the message says why): recovery and rollback lack it until the next deploy",
+        RecordNotWritten = 13 => "done, the job as reported, but its release record could not be written",
     }
 }
 

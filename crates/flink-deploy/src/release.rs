@@ -15,7 +15,7 @@ use crate::settings::Settings;
 /// deploys for at most this long.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
 
-/// The job's lease is held by someone else (exit 10, nothing changed).
+/// The job's lease is held by someone else (exit 12, nothing changed).
 #[derive(Debug, thiserror::Error)]
 #[error("another deploy, rollback, stop or recovery of '{}' is in progress: {holder} holds its lease \
          (taken {acquired_at}, expires {expires_at}, at {location}lease.json). Nothing was changed. \
@@ -55,7 +55,7 @@ pub struct LeaseKeeper {
 }
 
 impl LeaseKeeper {
-    /// Takes the job's lease for `command`, or refuses with exit 10 (held) or the layout's
+    /// Takes the job's lease for `command`, or refuses with exit 12 (held) or the layout's
     /// exit (2 or 3) when the store cannot be used.
     pub async fn take(
         layout: &SavepointLayout,

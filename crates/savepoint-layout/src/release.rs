@@ -765,5 +765,25 @@ mod tests {
         let listing = layout.list("orders", OffsetDateTime::now_utc()).await;
         assert_eq!(listing.unwrap(), crate::Listing::default());
         assert_eq!(layout.job_names().await.unwrap(), ["orders"]);
+        // Pruning deletes through `delete`, which refuses anything but a savepoint folder.
+        for below in [
+            "",
+            "jars",
+            &format!("jars/{sha}.jar"),
+            "records",
+            "current.json",
+        ] {
+            let location = format!("{}{below}", layout.release_location("orders"));
+            let refused = layout.delete("orders", &location).await;
+            assert!(
+                matches!(refused, Err(LayoutError::NotOurs(_))),
+                "{location}: {refused:?}"
+            );
+        }
+        assert!(layout.current_release("orders").await.unwrap().is_some());
+        assert!(root
+            .path()
+            .join(format!("orders/_release/jars/{sha}.jar"))
+            .is_file());
     }
 }

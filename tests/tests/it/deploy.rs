@@ -12,19 +12,19 @@ use flink_testkit::{
 };
 use serde_json::Value;
 
-struct Deployer<'a> {
-    cluster: &'a Cluster,
-    layout: PathBuf,
+pub(crate) struct Deployer<'a> {
+    pub(crate) cluster: &'a Cluster,
+    pub(crate) layout: PathBuf,
 }
 
-struct Run {
-    code: i32,
-    report: Value,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) report: Value,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    fn str(&self, key: &str) -> &str {
+    pub(crate) fn str(&self, key: &str) -> &str {
         self.report[key]
             .as_str()
             .unwrap_or_else(|| panic!("no {key} in {}\n{}", self.report, self.stderr))
@@ -32,22 +32,28 @@ impl Run {
 }
 
 impl<'a> Deployer<'a> {
-    fn new(cluster: &'a Cluster) -> Self {
+    pub(crate) fn new(cluster: &'a Cluster) -> Self {
         Self {
             cluster,
             layout: cluster.dir().join("layout"),
         }
     }
 
-    fn jar(&self, variant: JobVariant) -> PathBuf {
+    pub(crate) fn jar(&self, variant: JobVariant) -> PathBuf {
         example_jar(self.cluster.dist(), variant)
     }
 
-    fn command(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Command {
+    pub(crate) fn command(
+        &self,
+        subcommand: &str,
+        job: &str,
+        jar: &Path,
+        extra: &[&str],
+    ) -> Command {
         self.command_into(&self.layout, subcommand, job, jar, extra)
     }
 
-    fn command_into(
+    pub(crate) fn command_into(
         &self,
         layout: &Path,
         subcommand: &str,
@@ -80,7 +86,7 @@ impl<'a> Deployer<'a> {
         cmd
     }
 
-    fn run(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Run {
+    pub(crate) fn run(&self, subcommand: &str, job: &str, jar: &Path, extra: &[&str]) -> Run {
         finish(
             self.command(subcommand, job, jar, extra)
                 .output()
@@ -88,12 +94,12 @@ impl<'a> Deployer<'a> {
         )
     }
 
-    fn deploy(&self, job: &str, variant: JobVariant, extra: &[&str]) -> Run {
+    pub(crate) fn deploy(&self, job: &str, variant: JobVariant, extra: &[&str]) -> Run {
         self.run("deploy", job, &self.jar(variant), extra)
     }
 }
 
-fn finish(out: Output) -> Run {
+pub(crate) fn finish(out: Output) -> Run {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let report = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
@@ -106,7 +112,7 @@ fn finish(out: Output) -> Run {
     }
 }
 
-fn assert_exit(run: &Run, code: i32) {
+pub(crate) fn assert_exit(run: &Run, code: i32) {
     assert_eq!(
         run.code, code,
         "exit code; report {}\nstderr:\n{}",
@@ -114,7 +120,7 @@ fn assert_exit(run: &Run, code: i32) {
     );
 }
 
-async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
+pub(crate) async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
     client
         .jobs_named(name)
         .await
@@ -125,7 +131,7 @@ async fn running_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
         .collect()
 }
 
-async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
+pub(crate) async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
     client
         .checkpoints(job)
         .await
@@ -309,10 +315,42 @@ async fn update_flow(version: &str) {
     );
     let _ = after_rollback;
 
-    // A savepoint the JobManager cannot write: exit 4, the job still runs, no jar left behind.
+    // A layout root that is a file: the job's lease cannot be taken there, so nothing is
+    // touched (exit 2), the job runs on, no jar left behind.
     let jars_before = jar_names(client).await;
-    let blocked = cluster.dir().join("not-a-dir");
-    std::fs::write(&blocked, "a file where a directory should be").unwrap();
+    let not_a_dir = cluster.dir().join("not-a-dir");
+    std::fs::write(&not_a_dir, "a file where a directory should be").unwrap();
+    let cmd = d.command_into(
+        &not_a_dir,
+        "deploy",
+        "orders",
+        &d.jar(JobVariant::Incompatible),
+        &[],
+    );
+    let refused = finish({ cmd }.output().unwrap());
+    assert_exit(&refused, 2);
+    assert!(
+        refused.str("message").contains("cannot take the lease"),
+        "{}",
+        refused.report
+    );
+    assert_eq!(
+        running_jobs(client, "orders").await,
+        vec![incompatible_job.clone()]
+    );
+    assert_eq!(jar_names(client).await, jars_before);
+
+    // A savepoint the JobManager cannot write (a file where the dated folder of these minutes
+    // should be): exit 4, the job still runs, no jar left behind.
+    let blocked = cluster.dir().join("blocked-layout");
+    let blocked_layout = savepoint_layout::SavepointLayout::new(blocked.to_str().unwrap()).unwrap();
+    for minute in -1..6 {
+        let at = time::OffsetDateTime::now_utc() + time::Duration::minutes(minute);
+        let dated = blocked_layout.target_dir("orders", at);
+        let dated = Path::new(dated.trim_start_matches("file://"));
+        std::fs::create_dir_all(dated.parent().unwrap()).unwrap();
+        std::fs::write(dated, "a file where a directory should be").unwrap();
+    }
     let cmd = d.command_into(
         &blocked,
         "deploy",
