@@ -762,7 +762,7 @@ async fn restores_the_sidecars_savepoint(version: &str) {
     );
     let why = plan.report["start"]["found_in"].as_str().unwrap();
     assert!(
-        why.contains(&format!("retained checkpoint"))
+        why.contains("retained checkpoint")
             && why.contains(&format!("of job {job}"))
             && why.contains(&format!("newer than the newest savepoint {sidecars}")),
         "{}",
