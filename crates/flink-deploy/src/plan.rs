@@ -276,7 +276,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 )
             ),
             (RestoreKind::Checkpoint { .. }, Some(sp)) => format!(
-                "the newest restore point: {}, newer than the newest savepoint {}",
+                "the newest restore point: {}, newer than the layout's newest, {}",
                 point.describe(),
                 restore::RestorePoint::of_savepoint(sp)
                     .map(|p| p.describe())

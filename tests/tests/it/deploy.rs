@@ -764,7 +764,9 @@ async fn restores_the_sidecars_savepoint(version: &str) {
     assert!(
         why.contains("retained checkpoint")
             && why.contains(&format!("of job {job}"))
-            && why.contains(&format!("newer than the newest savepoint {sidecars}")),
+            && why.contains(&format!(
+                "newer than the layout's newest, savepoint {sidecars} taken"
+            )),
         "{}",
         plan.report
     );
