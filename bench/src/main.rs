@@ -6,7 +6,7 @@
 //!
 //! - `BENCH_RUNS`: repetitions of each measurement (default 5).
 //! - `BENCH_ONLY`: a comma-separated subset of `downtime` (items 1 and 2),
-//!   `savepoints` (3), `bootstrap` (4), `images` (5).
+//!   `savepoints` (3), `bootstrap` (4), `images` (5), `recovery` (6).
 //! - `BENCH_FLINK_VERSION`: the Flink to run (default 2.3.0).
 //! - `BENCH_BIN_DIR`: the built binaries (default `target/release`).
 //! - `BENCH_OUT`: where to write the results (default `bench/RESULTS.md`).
@@ -18,6 +18,7 @@ mod images;
 mod lab;
 mod machine;
 mod measure;
+mod recovery;
 mod report;
 mod savepoints;
 
@@ -30,7 +31,7 @@ use crate::lab::Lab;
 use crate::machine::Machine;
 use crate::report::Report;
 
-const ITEMS: [&str; 4] = ["downtime", "savepoints", "bootstrap", "images"];
+const ITEMS: [&str; 5] = ["downtime", "savepoints", "bootstrap", "images", "recovery"];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -98,15 +99,18 @@ async fn run() -> Result<()> {
 
     let gnu_time_overhead_s = measure::gnu_time_overhead_s();
     let want = |item: &str| only.contains(&item);
-    let lab = match ITEMS[..3].iter().any(|i| want(i)) {
+    let mut lab = match ["downtime", "savepoints", "bootstrap", "recovery"]
+        .iter()
+        .any(|i| want(i))
+    {
         true => {
             eprintln!("[bench] starting a Flink {version} cluster");
             Some(Lab::start(&version, bins, bench_dir.clone()).await?)
         }
         false => None,
     };
-    let (mut downtime, mut savepoints, mut bootstrap) = (None, None, None);
-    if let Some(lab) = &lab {
+    let (mut downtime, mut savepoints, mut bootstrap, mut recovery) = (None, None, None, None);
+    if let Some(lab) = &mut lab {
         if want("downtime") {
             downtime = Some(downtime::measure(lab, runs).await?);
         }
@@ -118,6 +122,10 @@ async fn run() -> Result<()> {
         }
         if want("bootstrap") {
             bootstrap = Some(bootstrap::measure(lab, runs).await?);
+        }
+        // Last: it kills the JobManager, which the other items' job does not survive.
+        if want("recovery") {
+            recovery = Some(recovery::measure(lab, runs).await?);
         }
     }
     let images = want("images").then(images::measure);
@@ -132,6 +140,7 @@ async fn run() -> Result<()> {
         savepoints: savepoints.as_ref(),
         bootstrap: bootstrap.as_ref(),
         images: images.as_ref(),
+        recovery: recovery.as_ref(),
     };
     std::fs::write(&out, report.render()).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("[bench] wrote {}", out.display());

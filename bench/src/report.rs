@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::downtime::{self, JarKind, Method};
 use crate::machine::Machine;
 use crate::measure::{ratio, show_ratio, ProcStats, Series};
-use crate::{bootstrap, images, savepoints};
+use crate::{bootstrap, images, recovery, savepoints};
 
 /// Everything measured; `None` for items not run (`BENCH_ONLY`).
 pub struct Report<'a> {
@@ -18,6 +18,7 @@ pub struct Report<'a> {
     pub savepoints: Option<&'a savepoints::Results>,
     pub bootstrap: Option<&'a bootstrap::Results>,
     pub images: Option<&'a images::Results>,
+    pub recovery: Option<&'a recovery::Results>,
 }
 
 fn series(stats: &[ProcStats], f: impl Fn(&ProcStats) -> f64) -> Series {
@@ -68,7 +69,49 @@ impl Report<'_> {
         self.item3(&mut md);
         self.item4(&mut md);
         self.item5(&mut md);
+        self.item6(&mut md);
         md
+    }
+
+    fn item6(&self, md: &mut String) {
+        let Some(r) = self.recovery else { return };
+        let _ = writeln!(
+            md,
+            "## 6. Recovery of a job the JobManager lost
+"
+        );
+        let _ = writeln!(
+            md,
+            "| from the JobManager's return (REST answers) to | s |\n|---|---|"
+        );
+        let _ = writeln!(
+            md,
+            "| its TaskManager registered again | {} |",
+            r.return_to_taskmanager_s.show(2)
+        );
+        let _ = writeln!(
+            md,
+            "| the sidecar's run request (a job of the name active) | {} |",
+            r.return_to_submitted_s.show(2)
+        );
+        let _ = writeln!(
+            md,
+            "| **the job RUNNING again** (every task) | {} |\n",
+            r.return_to_running_s.show(2)
+        );
+        let _ = writeln!(
+            md,
+            "`flink-deploy deploy` runs the example job (release record written); \
+             `flink-savepointer run --recover --recover-grace {}s` runs beside it. Each run: the \
+             job RUNNING for 4 s (checkpoints every second), the JobManager killed with SIGKILL and \
+             started again with the same configuration (no HA: it knows no jobs, no jars), then \
+             the REST API polled every 50 ms. The time includes the grace of {}s, counted from \
+             when the sidecar first sees the job missing (its checks run every grace/4), the \
+             jar fetched from the layout and uploaded, and Flink restoring the newest retained \
+             checkpoint.\n",
+            recovery::GRACE_S,
+            recovery::GRACE_S
+        );
     }
 
     fn targets(&self, md: &mut String) {

@@ -140,6 +140,7 @@ mod tests {
             location: format!("gs://b/sp/orders/x/{name}"),
             complete,
             bytes,
+            completed_at: None,
         }
     }
 

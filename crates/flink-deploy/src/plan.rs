@@ -2,7 +2,7 @@
 //! layout show. Reads only: `plan` prints this and stops.
 
 use flink_rest::{FlinkClient, JarFile, JobOverview};
-use savepoint_layout::job_folder;
+use savepoint_layout::restore::{self, CheckpointsOf, RestoreKind};
 use serde::Serialize;
 
 use crate::holdings::{exit_of, literal, Found, Holdings};
@@ -115,15 +115,9 @@ pub fn plan_upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
 }
 
 /// This job's jars are uploaded as `flink-deploy--<job folder>--<UTC time>.jar`
-/// (the job folder is injective: two jobs never share a jar name).
+/// (see [`savepoint_layout::deploy_jar_name`]).
 pub fn upload_name(job_name: &str, now: time::OffsetDateTime) -> String {
-    let stamp = now
-        .to_offset(time::UtcOffset::UTC)
-        .format(time::macros::format_description!(
-            "[year][month][day][hour][minute][second]"
-        ))
-        .expect("a fixed format");
-    format!("flink-deploy--{}--{stamp}.jar", job_folder(job_name))
+    savepoint_layout::deploy_jar_name(job_name, now)
 }
 
 /// True when `jar` was uploaded by flink-deploy for `job_name`, under its
@@ -216,6 +210,7 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
     // listed ends the deploy here: its newest savepoint may be there, so neither a checkpoint the
     // JobManager remembers (maybe older) nor a fresh start is a safe guess.
     let mut holdings = None;
+    let mut listed = None;
     if let Some(layout) = &s.layout {
         let listing = layout
             .list(&s.job_name, time::OffsetDateTime::now_utc())
@@ -241,46 +236,84 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
                 newest.location
             ));
         }
-        if let Some(newest) = listing.newest() {
-            return Ok(Plan {
-                start: Start::Restore {
-                    path: newest.location.clone(),
-                    found_in: format!("the savepoint layout under {}", literal(layout.root())),
-                    layout_savepoint: Some(Found::from(newest)),
-                },
-                previous_jar,
-                layout: Some(held),
-                graph: None,
-            });
-        }
+        listed = Some(listing);
+        holdings = Some(held);
+    }
+
+    // The newest restore point wins: a savepoint of the layout, or a retained checkpoint of a
+    // job of this name the JobManager remembers (often newer: savepoints come every 15 minutes).
+    let mut finished: Vec<&JobOverview> = jobs.iter().filter(|j| j.state.is_terminal()).collect();
+    finished.sort_by_key(|j| std::cmp::Reverse(j.start_time));
+    let mut stats = Vec::new();
+    for job in &finished {
+        let of = client.checkpoints(&job.jid).await.map_err(|e| {
+            rest_failure(
+                &format!("cannot read the checkpoints of job {}", job.jid),
+                e,
+            )
+        })?;
+        stats.push((*job, of));
+    }
+    let job_ids: Vec<String> = finished.iter().map(|j| j.jid.to_string()).collect();
+    let sources = checkpoint_sources(client, s, &job_ids, &stats).await;
+    let (checkpoints, problems) = restore::checkpoints_of(&sources).await;
+    for problem in &problems {
+        tracing::warn!(problem = %problem, "cannot list retained checkpoints ({problem}); the savepoints decide");
+    }
+    let listing = listed.clone().unwrap_or_default();
+    if let Some(point) = restore::newest(&listing, &checkpoints, std::time::SystemTime::now()) {
+        let savepoint = listing.newest().filter(|sp| {
+            matches!(point.kind, RestoreKind::Savepoint) && sp.location == point.location
+        });
+        let found_in = match (&point.kind, listing.newest()) {
+            (RestoreKind::Savepoint, _) => format!(
+                "the savepoint layout under {}",
+                literal(
+                    s.layout
+                        .as_ref()
+                        .expect("a savepoint came from the layout")
+                        .root()
+                )
+            ),
+            (RestoreKind::Checkpoint { .. }, Some(sp)) => format!(
+                "the newest restore point: {}, newer than the layout's newest, {}",
+                point.describe(),
+                restore::RestorePoint::of_savepoint(sp)
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|| sp.location.clone())
+            ),
+            (RestoreKind::Checkpoint { .. }, None) => format!(
+                "the newest restore point: {}; the layout holds no complete savepoint",
+                point.describe()
+            ),
+        };
+        return Ok(Plan {
+            start: Start::Restore {
+                path: point.location.clone(),
+                found_in,
+                layout_savepoint: savepoint.map(Found::from),
+            },
+            previous_jar,
+            layout: holdings,
+            graph: None,
+        });
+    }
+    if let Some(held) = &holdings {
         if held.incomplete > 0 {
             ran_before.push(format!(
                 "{} incomplete savepoint(s) under {}",
                 held.incomplete, held.folder
             ));
         }
-        holdings = Some(held);
     }
 
-    let mut finished: Vec<&JobOverview> = jobs.iter().filter(|j| j.state.is_terminal()).collect();
-    finished.sort_by_key(|j| std::cmp::Reverse(j.start_time));
-    for job in &finished {
-        let stats = client.checkpoints(&job.jid).await.map_err(|e| {
-            rest_failure(
-                &format!("cannot read the checkpoints of job {}", job.jid),
-                e,
-            )
-        })?;
+    for (job, stats) in &stats {
+        // What the JobManager remembers but this process cannot list (a checkpoint directory
+        // on the JobManager's own disk): Flink can still restore it.
         let remembered = stats
             .newest_restorable()
             .and_then(|c| c.external_path.clone());
-        // A checkpoint that completed while the job was being cancelled is retained on disk
-        // but missing from the statistics, which then show only the ones it subsumed.
-        let retained = match &remembered {
-            Some(_) => None,
-            None => newest_retained_checkpoint(&job.jid, &stats).await,
-        };
-        if let Some(path) = remembered.or(retained) {
+        if let Some(path) = remembered {
             return Ok(Plan {
                 start: Start::Restore {
                     path,
@@ -336,6 +369,57 @@ pub async fn make_plan(client: &FlinkClient, s: &Settings) -> Result<Plan, Failu
     }))
 }
 
+/// Where the retained checkpoints of `job_ids` may be: the checkpoint directory of the deploy's
+/// `--flink-conf`, else the cluster's, and the one each remembered job's checkpoint statistics
+/// show (a job may set its own in code).
+async fn checkpoint_sources(
+    client: &FlinkClient,
+    s: &Settings,
+    job_ids: &[String],
+    stats: &[(&JobOverview, flink_rest::CheckpointStats)],
+) -> Vec<CheckpointsOf> {
+    if job_ids.is_empty() {
+        return Vec::new();
+    }
+    let cluster = match client.jobmanager_config().await {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the JobManager's configuration ({e}); its checkpoint directory is not searched");
+            Default::default()
+        }
+    };
+    let configured = restore::checkpoint_dir(
+        |k| s.flink_conf.get(k).map(String::as_str),
+        |k| cluster.get(k).map(String::as_str),
+    )
+    .map(str::to_string);
+    let mut sources = Vec::new();
+    for id in job_ids {
+        if let Some(dir) = &configured {
+            sources.push(CheckpointsOf {
+                dir: dir.clone(),
+                job_id: id.clone(),
+            });
+        }
+    }
+    for (job, of) in stats {
+        let paths = of
+            .history
+            .iter()
+            .chain(of.latest.completed.iter())
+            .filter_map(|c| c.external_path.as_deref());
+        for path in paths {
+            if let Some(dir) = restore::checkpoint_dir_of(path, job.jid.as_str()) {
+                sources.push(CheckpointsOf {
+                    dir,
+                    job_id: job.jid.to_string(),
+                });
+            }
+        }
+    }
+    sources
+}
+
 /// The sentence naming active jobs that run a jar of `job_name` under another name, if any.
 fn running_elsewhere(job_name: &str, jobs: &[JobOverview]) -> String {
     if jobs.is_empty() {
@@ -362,45 +446,6 @@ fn running_elsewhere(job_name: &str, jobs: &[JobOverview]) -> String {
         crate::deploy::printable(job_name),
         crate::deploy::printable(job_name),
     )
-}
-
-/// The newest complete `chk-N` in the job's own checkpoint folder (`<dir>/<job id>/`), found
-/// from the paths of its subsumed checkpoints, when that folder is a local path this process
-/// can read.
-async fn newest_retained_checkpoint(
-    job: &flink_rest::JobId,
-    stats: &flink_rest::CheckpointStats,
-) -> Option<String> {
-    let known = stats
-        .history
-        .iter()
-        .chain(stats.latest.completed.iter())
-        .filter_map(|c| c.external_path.as_deref())
-        .find_map(|p| p.strip_prefix("file:"))?;
-    let job_dir = std::path::Path::new(known).parent()?;
-    // Never another job's checkpoints.
-    if job_dir.file_name()?.to_str()? != job.as_str() {
-        return None;
-    }
-    let mut entries = tokio::fs::read_dir(job_dir).await.ok()?;
-    let mut newest: Option<(u64, std::path::PathBuf)> = None;
-    while let Ok(Some(entry)) = entries.next_entry().await {
-        let name = entry.file_name();
-        let Some(n) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("chk-"))
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        let complete = tokio::fs::metadata(entry.path().join("_metadata"))
-            .await
-            .is_ok_and(|m| m.is_file());
-        if complete && newest.as_ref().is_none_or(|(m, _)| n > *m) {
-            newest = Some((n, entry.path()));
-        }
-    }
-    newest.map(|(_, path)| format!("file:{}", path.display()))
 }
 
 impl Plan {

@@ -62,6 +62,10 @@ env_vars! {
     FLINK_SAVEPOINTER_LISTEN,
     /// flink-savepointer: how long a stop signal waits for savepoints in flight.
     FLINK_SAVEPOINTER_SHUTDOWN_GRACE,
+    /// flink-savepointer: `true` to submit lost jobs again from their release record (`--recover`).
+    FLINK_SAVEPOINTER_RECOVER,
+    /// flink-savepointer: how long a job must be missing before `--recover` submits it again.
+    FLINK_SAVEPOINTER_RECOVER_GRACE,
 
     /// flink-bootstrap: the Flink installation (`--flink-home`).
     FLINK_HOME,

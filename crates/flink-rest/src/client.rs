@@ -433,6 +433,20 @@ impl FlinkClient {
         self.get(self.endpoint(&["overview"], None)).await
     }
 
+    /// The JobManager's effective configuration (`GET /jobmanager/config`): its config file
+    /// and `-D` options, key by key. Flink hides the values of sensitive keys (`******`).
+    pub async fn jobmanager_config(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            key: String,
+            value: String,
+        }
+        let entries: Vec<Entry> = self
+            .get(self.endpoint(&["jobmanager", "config"], None))
+            .await?;
+        Ok(entries.into_iter().map(|e| (e.key, e.value)).collect())
+    }
+
     /// `GET /taskmanagers`.
     pub async fn task_managers(&self) -> Result<Vec<TaskManager>> {
         Ok(self

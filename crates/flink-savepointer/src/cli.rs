@@ -92,6 +92,14 @@ pub struct RunArgs {
     /// On SIGTERM/SIGINT, how long to wait for savepoints in flight before exiting
     #[arg(long, env = env_vars::FLINK_SAVEPOINTER_SHUTDOWN_GRACE, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Recover lost jobs: a selected job with a release record (flink-deploy writes it) that has no active job for --recover-grace, and that no person cancelled or stopped, is submitted again from its newest savepoint or retained checkpoint
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_RECOVER)]
+    pub recover: bool,
+
+    /// With --recover: how long a job must be missing before it is submitted again
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_RECOVER_GRACE, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub recover_grace: Duration,
 }
 
 impl RunArgs {

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod exit;
 pub mod http;
 pub mod prune;
+pub mod recover;
 pub mod retention;
 pub mod round;
 pub mod schedule;
@@ -296,6 +297,32 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
         })
     };
 
+    // --recover: its own loop, a few checks per grace period, independent of the schedule.
+    let mut recovery = match args.recover {
+        false => tokio::spawn(std::future::pending::<()>()),
+        true => {
+            savepointer.status().enable_recovery();
+            let recoverer = recover::Recoverer::new(
+                savepointer.client().clone(),
+                args.common.base.target_dir.clone(),
+                args.common.base.selector(),
+                args.recover_grace,
+                savepointer.status().clone(),
+            );
+            tracing::info!(
+                grace_s = args.recover_grace.as_secs_f64(),
+                "recovery is on: a selected job with a release record that the JobManager lost is submitted again after {}s",
+                args.recover_grace.as_secs_f64()
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(recoverer.period()).await;
+                    recoverer.check().await;
+                }
+            })
+        }
+    };
+
     let mut ticker = schedule.ticker();
     let mut backoff = Backoff::new(
         Duration::from_secs(1),
@@ -315,6 +342,7 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
             // Without its listener or probe the sidecar would look healthy while blind.
             ended = &mut server => return Err(ended_early("the HTTP listener", ended)),
             ended = &mut probe => return Err(ended_early("the JobManager probe", ended)),
+            ended = &mut recovery => return Err(ended_early("the recovery loop", ended)),
             _ = wait => {}
         }
         let (report, stopping) =
@@ -343,6 +371,8 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
     }
 
     probe.abort();
+    // A recovery in flight is abandoned with its lease, which expires (recover::LEASE_TTL).
+    recovery.abort();
     if *stop.borrow() < Stop::Now {
         match tokio::time::timeout(Duration::from_secs(15), server).await {
             Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP listener failed: {e}"),

@@ -196,6 +196,7 @@ mod tests {
             location: format!("gs://b/sp/orders/2026-11-23-18-00/savepoint-{n}"),
             complete: true,
             bytes: 1,
+            completed_at: None,
         }
     }
 

@@ -67,6 +67,7 @@ mod tests {
             location: format!("file:/sp/orders/x/savepoint-{n}"),
             complete,
             bytes: 1,
+            completed_at: None,
         }
     }
 

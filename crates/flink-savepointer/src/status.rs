@@ -40,6 +40,23 @@ pub struct JobStats {
     /// Set while the last savepoint failed because Flink could not create its directory: the
     /// directory Flink named.
     pub unwritable_dir: Option<String>,
+    /// What `--recover` did for the job.
+    pub recovery: RecoveryStats,
+}
+
+/// What `--recover` did for one job.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryStats {
+    /// Recoveries that submitted the job again.
+    pub recoveries: u64,
+    /// Wall-clock time of the last one.
+    pub last_recovery: Option<SystemTime>,
+    /// Attempts that failed (retried), and recorded jobs whose record could not be written.
+    pub failures: u64,
+    /// True while a recovery is in flight.
+    pub recovering: bool,
+    /// Set while the job is lost and the last attempt did not recover it.
+    pub blocked: Option<crate::recover::Blocked>,
 }
 
 #[derive(Debug)]
@@ -53,6 +70,8 @@ struct Inner {
     /// Names readiness waits for: the named jobs, or the running ones seen last.
     expected: BTreeSet<String>,
     jobs: BTreeMap<String, JobStats>,
+    /// `--recover` is on: its metrics are shown.
+    recovery: bool,
 }
 
 /// Shared between the rounds and the HTTP listener.
@@ -78,6 +97,7 @@ impl Status {
                 rounds: 0,
                 expected: BTreeSet::new(),
                 jobs: BTreeMap::new(),
+                recovery: false,
             }),
         }
     }
@@ -107,6 +127,16 @@ impl Status {
     /// Changes one job's numbers.
     pub fn job(&self, name: &str, change: impl FnOnce(&mut JobStats)) {
         change(self.lock().jobs.entry(name.to_string()).or_default());
+    }
+
+    /// `--recover` is on: `/metrics` shows its numbers.
+    pub fn enable_recovery(&self) {
+        self.lock().recovery = true;
+    }
+
+    /// Changes one job's recovery numbers.
+    pub fn recovery(&self, name: &str, change: impl FnOnce(&mut RecoveryStats)) {
+        self.job(name, |s| change(&mut s.recovery));
     }
 
     /// A copy of one job's numbers.
@@ -143,6 +173,25 @@ impl Status {
                     crate::printable(name),
                     crate::printable(dir)
                 ));
+            }
+        }
+        // Recovery: while one is in flight, and while a lost job cannot be recovered.
+        for (name, stats) in &inner.jobs {
+            let name = crate::printable(name);
+            let recovery = &stats.recovery;
+            if recovery.recovering {
+                reasons.push(format!("job '{name}': recovering (the JobManager lost it)"));
+            }
+            match &recovery.blocked {
+                Some(crate::recover::Blocked::NothingRestorable(why)) => reasons.push(format!(
+                    "job '{name}': lost and cannot be recovered: {}",
+                    crate::printable(why)
+                )),
+                Some(crate::recover::Blocked::Failed(why)) => reasons.push(format!(
+                    "job '{name}': lost, and its recovery failed: {}",
+                    crate::printable(why)
+                )),
+                None => {}
             }
         }
         if now.saturating_duration_since(inner.started) >= grace {
@@ -308,6 +357,43 @@ impl Status {
             "1 when no active job has this --job-name but one started from a jar flink-deploy uploaded for it runs under another name.",
             per_job(&|s| Some(f64::from(u8::from(s.runs_under_another_name)))),
         );
+        if inner.recovery {
+            metric(
+                "recoveries_total",
+                "counter",
+                "Times --recover submitted the job again after the JobManager lost it.",
+                per_job(&|s| Some(s.recovery.recoveries as f64)),
+            );
+            metric(
+                "last_recovery_timestamp_seconds",
+                "gauge",
+                "When --recover last submitted the job again, Unix time.",
+                per_job(&|s| s.recovery.last_recovery.map(seconds_since_epoch)),
+            );
+            metric(
+                "recovery_failures_total",
+                "counter",
+                "Recovery attempts that failed (retried), and recoveries whose record could not be written.",
+                per_job(&|s| Some(s.recovery.failures as f64)),
+            );
+            metric(
+                "recovery_refused",
+                "gauge",
+                "1 while the job is lost and there is nothing to restore it from (no recovery with empty state).",
+                per_job(&|s| {
+                    Some(f64::from(u8::from(matches!(
+                        s.recovery.blocked,
+                        Some(crate::recover::Blocked::NothingRestorable(_))
+                    ))))
+                }),
+            );
+            metric(
+                "recovering",
+                "gauge",
+                "1 while a recovery of the job is in flight.",
+                per_job(&|s| Some(f64::from(u8::from(s.recovery.recovering)))),
+            );
+        }
         out
     }
 }

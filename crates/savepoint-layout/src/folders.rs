@@ -127,6 +127,20 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
+/// The name a jar of `job_name` is uploaded under at `now`:
+/// `flink-deploy--<job folder>--<UTC yyyymmddHHMMSS>.jar` ([`job_folder`] is injective, so
+/// two jobs never share a jar name). flink-deploy uploads its releases under it, and the
+/// recovery sidecar the recorded jar, so both count as the job's jars ([`is_deploy_jar_of`]).
+pub fn deploy_jar_name(job_name: &str, now: time::OffsetDateTime) -> String {
+    let stamp = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year][month][day][hour][minute][second]"
+        ))
+        .expect("a fixed format");
+    format!("flink-deploy--{}--{stamp}.jar", job_folder(job_name))
+}
+
 /// True when `file_name` is a jar flink-deploy uploaded for `job_name`:
 /// `flink-deploy--<job folder>--<UTC yyyymmddHHMMSS>.jar` (or the folder of
 /// [`legacy_job_folder`]), as listed by `/jars` or, with Flink's `<uuid>_`

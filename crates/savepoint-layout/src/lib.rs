@@ -26,13 +26,14 @@
 
 mod folders;
 mod release;
+pub mod restore;
 mod store;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 pub use folders::{
-    is_deploy_jar_of, job_folder, job_name_of, legacy_job_folder, parse_job_name,
+    deploy_jar_name, is_deploy_jar_of, job_folder, job_name_of, legacy_job_folder, parse_job_name,
     started_after_upload, MAX_JOB_FOLDER,
 };
 pub use release::{
@@ -165,6 +166,8 @@ pub struct StoredSavepoint {
     pub complete: bool,
     /// The bytes of all its files.
     pub bytes: u64,
+    /// When its `_metadata` was written (Flink writes it last), when the store says.
+    pub completed_at: Option<SystemTime>,
 }
 
 /// What [`SavepointLayout::list`] found for one job.
@@ -434,6 +437,7 @@ impl SavepointLayout {
                             .location(&format!("{folder}/{dated}/{savepoint}")),
                         complete: seen.metadata.is_some(),
                         bytes: seen.bytes,
+                        completed_at: seen.metadata.flatten(),
                     },
                 )
             })

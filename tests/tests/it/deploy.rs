@@ -666,8 +666,9 @@ async fn killed_mid_update(version: &str) {
     }
 }
 
-/// The sidecar and the deployer share one layout: after the job is
-/// cancelled, deploy restores from the sidecar's newest savepoint.
+/// The sidecar and the deployer share one layout: after the job is cancelled, a deploy restores
+/// from the newest restore point, the sidecar's savepoint or, when the job checkpointed after
+/// it, the cancelled job's newest retained checkpoint; plan says which and why.
 #[each_version(flavor = "multi_thread")]
 async fn restores_the_sidecars_savepoint(version: &str) {
     let cluster = ClusterBuilder::new(version).start().await;
@@ -703,15 +704,104 @@ async fn restores_the_sidecars_savepoint(version: &str) {
         .expect("the sidecar's savepoint")
         .location;
 
+    // A checkpoint completes after the savepoint (ids count both), then the job is cancelled:
+    // its checkpoints are retained and the newest of them is newer than the savepoint.
+    let savepoint_id = client
+        .checkpoints(&job)
+        .await
+        .unwrap()
+        .latest
+        .savepoint
+        .expect("the savepoint")
+        .id;
+    eventually(
+        "a checkpoint after the savepoint",
+        Duration::from_secs(30),
+        || async {
+            let latest = client
+                .checkpoints(&job)
+                .await
+                .map_err(|e| e.to_string())?
+                .latest
+                .completed;
+            match latest {
+                Some(c) if c.id > savepoint_id => Ok(()),
+                other => Err(format!("latest {:?}", other.map(|c| c.id))),
+            }
+        },
+    )
+    .await;
     client.cancel(&job).await.unwrap();
     wait_terminal(client, &job).await;
+    let job_checkpoints = cluster.dir().join("checkpoints").join(job.as_str());
+    let newest_checkpoint = std::fs::read_dir(&job_checkpoints)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("_metadata").is_file())
+        .filter_map(|e| {
+            let n = e
+                .file_name()
+                .to_str()?
+                .strip_prefix("chk-")?
+                .parse::<u64>()
+                .ok()?;
+            Some((n, e.path()))
+        })
+        .max()
+        .expect("a retained checkpoint")
+        .1;
+    let expected = format!("file:{}", newest_checkpoint.display());
+
+    let plan = d.run("plan", "orders", &d.jar(JobVariant::Normal), &[]);
+    assert_exit(&plan, 0);
+    assert_eq!(
+        plan.report["start"]["path"],
+        expected.as_str(),
+        "{}",
+        plan.report
+    );
+    let why = plan.report["start"]["found_in"].as_str().unwrap();
+    assert!(
+        why.contains("retained checkpoint")
+            && why.contains(&format!("of job {job}"))
+            && why.contains(&format!(
+                "newer than the layout's newest, savepoint {sidecars} taken"
+            )),
+        "{}",
+        plan.report
+    );
     let again = d.deploy("orders", JobVariant::Normal, &[]);
     assert_exit(&again, 0);
-    assert_eq!(again.str("restored_from"), sidecars);
+    assert_eq!(again.str("restored_from"), expected);
     let restored = JobId::new(again.str("new_job_id"));
     assert_eq!(
         restored_from(client, &restored).await.as_deref(),
-        Some(sidecars.as_str())
+        Some(expected.as_str())
     );
     assert!(wait_counter_at_least(client, &restored, counted).await >= counted);
+
+    // Stopped with a savepoint (Flink discards a finished job's checkpoints): the savepoint wins.
+    let stopped = client
+        .stop_with_savepoint(
+            &restored,
+            Some(&layout.target_dir("orders", time::OffsetDateTime::now_utc())),
+            false,
+            flink_rest::SavepointFormat::Canonical,
+        )
+        .await
+        .unwrap();
+    let final_savepoint = client
+        .wait_for(&stopped, Duration::from_secs(90))
+        .await
+        .unwrap()
+        .expect("a savepoint location");
+    wait_terminal(client, &restored).await;
+    let last = d.deploy("orders", JobVariant::Normal, &[]);
+    assert_exit(&last, 0);
+    assert_eq!(
+        last.str("restored_from"),
+        final_savepoint,
+        "{}",
+        last.report
+    );
 }

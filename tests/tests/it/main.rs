@@ -21,6 +21,7 @@ mod hostile_jobmanager;
 mod quickstart;
 mod quickstart_state;
 mod readme;
+mod recovery;
 mod release_buckets;
 mod rest_client;
 mod rest_tls;

@@ -73,7 +73,7 @@ fn run_once(args: &[&str]) -> (i32, String, String) {
 
 /// A `flink-savepointer run` process; killed when dropped, its log printed
 /// when the test fails.
-struct Sidecar {
+pub(crate) struct Sidecar {
     child: Child,
     log: PathBuf,
     base: String,
@@ -82,7 +82,7 @@ struct Sidecar {
 }
 
 impl Sidecar {
-    fn start(url: &url::Url, args: &[&str]) -> Sidecar {
+    pub(crate) fn start(url: &url::Url, args: &[&str]) -> Sidecar {
         let dir = tempfile::tempdir().expect("a temp dir");
         let log = dir.path().join("stderr.log");
         let port = free_port();
@@ -109,17 +109,17 @@ impl Sidecar {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn assert_alive(&mut self) {
+    pub(crate) fn assert_alive(&mut self) {
         if let Some(status) = self.child.try_wait().expect("try_wait") {
             panic!("the sidecar exited ({status}):\n{}", self.log());
         }
     }
 
-    async fn get(&self, path: &str) -> Result<(u16, String), String> {
+    pub(crate) async fn get(&self, path: &str) -> Result<(u16, String), String> {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
@@ -131,14 +131,14 @@ impl Sidecar {
         Ok((status, body))
     }
 
-    async fn metric(&self, name: &str, job: &str) -> Result<f64, String> {
+    pub(crate) async fn metric(&self, name: &str, job: &str) -> Result<f64, String> {
         let (_, text) = self.get("/metrics").await?;
         metric_value(&text, name, job)
             .ok_or_else(|| format!("no flink_savepointer_{name} for job {job} in:\n{text}"))
     }
 
     /// Waits until metric `name` of `job` reaches `at_least`.
-    async fn wait_metric(&self, name: &str, job: &str, at_least: f64) -> f64 {
+    pub(crate) async fn wait_metric(&self, name: &str, job: &str, at_least: f64) -> f64 {
         eventually(
             &format!("flink_savepointer_{name}{{job=\"{job}\"}} >= {at_least}"),
             Duration::from_secs(90),
@@ -154,7 +154,7 @@ impl Sidecar {
         .await
     }
 
-    async fn wait_ready(&self, ready: bool) {
+    pub(crate) async fn wait_ready(&self, ready: bool) {
         let want = if ready { 200 } else { 503 };
         eventually(
             &format!("/readyz answering {want}"),
@@ -171,12 +171,12 @@ impl Sidecar {
         .await
     }
 
-    fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.child.id() as i32), signal).expect("signal the sidecar");
     }
 
     /// Waits for the process to exit on its own (it was signalled).
-    async fn wait_exit(&mut self) -> ExitStatus {
+    pub(crate) async fn wait_exit(&mut self) -> ExitStatus {
         let child = &mut self.child;
         eventually("the sidecar exited", Duration::from_secs(60), || {
             let status = child.try_wait().map_err(|e| e.to_string());
@@ -201,7 +201,7 @@ impl Drop for Sidecar {
 }
 
 /// The value of `flink_savepointer_<name>{job="<job>"}` in Prometheus text.
-fn metric_value(text: &str, name: &str, job: &str) -> Option<f64> {
+pub(crate) fn metric_value(text: &str, name: &str, job: &str) -> Option<f64> {
     let prefix = format!("flink_savepointer_{name}{{job=\"{job}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
