@@ -11,7 +11,8 @@
 //! CANCELED (a person cancelled it), FAILED (it failed for good: running it again would fail
 //! again) or FINISHED (stopped outside flink-deploy). A JobManager that restarted remembers
 //! nothing, so its jobs are lost. It is not lost when the record's intent is `stopped`
-//! (`flink-deploy stop`). A lease left behind expired (a deploy or recovery killed half-way,
+//! (`flink-deploy stop`, or the sidecar itself once it saw the job end: the JobManager's memory
+//! of an ended job does not last, the record does). A lease left behind expired (a deploy or recovery killed half-way,
 //! e.g. between its stop and its run) makes the ended job the deploy's doing, not a person's:
 //! the job is lost. A lease that has not expired means a deploy is in progress: wait.
 //!
@@ -200,6 +201,20 @@ pub fn recovery_record(
     }
 }
 
+/// The record of a job that ended outside flink-deploy (a person's cancel, a failure for
+/// good): the same release, stopped on purpose, so no recovery brings it back.
+pub fn ended_record(record: &ReleaseRecord, job: &JobId, now: OffsetDateTime) -> ReleaseRecord {
+    ReleaseRecord {
+        job_id: job.to_string(),
+        recorded_at: now.format(&Rfc3339).expect("a UTC time formats"),
+        kind: ReleaseKind::Stop,
+        intent: Intent::Stopped,
+        stopped_with: None,
+        previous: record.previous.clone(),
+        ..record.clone()
+    }
+}
+
 /// Why an attempt did not end in a recovery, for the log, `/metrics` and `/readyz`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Blocked {
@@ -353,21 +368,79 @@ impl Recoverer {
                 "no active job, but {} holds its lease until {expires_at}: waiting",
                 printable(&holder)
             )),
-            Decision::Ended { job, state } => not_recovered(format!(
-                "job {job} {state} since the last release record{}: not recovered \
-                 (deploy it again to bring it back)",
-                match state {
-                    JobState::Canceled => " (cancelled by a person)",
-                    JobState::Failed => " (it failed for good)",
-                    _ => " (stopped outside flink-deploy)",
-                }
-            )),
+            Decision::Ended { job, state } => {
+                not_recovered(format!(
+                    "job {job} {state} since the last release record{}: not recovered \
+                     (deploy it again to bring it back)",
+                    match state {
+                        JobState::Canceled => " (cancelled by a person)",
+                        JobState::Failed => " (it failed for good)",
+                        _ => " (stopped outside flink-deploy)",
+                    }
+                ));
+                let record = record.expect("Ended needs a record");
+                self.record_ended(name, &record, &job, &state).await;
+            }
             Decision::Recover => {
                 let record = record.expect("Recover needs a record");
                 match self.recover(name, &record).await {
                     Ok(()) => {}
                     Err(blocked) => self.blocked(name, blocked),
                 }
+            }
+        }
+    }
+
+    /// Writes down that `record`'s job ended on purpose, as `flink-deploy stop` would: the
+    /// JobManager forgets ended jobs (its job store expires them after
+    /// `jobstore.expiration-time`, an hour by default, and a restart forgets all), and a
+    /// cancelled job must not come back then. Under the lease, and only if the record is still
+    /// the one decided on; a failure is retried at the next check while the JobManager still
+    /// remembers the job.
+    async fn record_ended(
+        &self,
+        name: &str,
+        record: &ReleaseRecord,
+        job: &JobId,
+        state: &JobState,
+    ) {
+        let lease = match self
+            .layout
+            .acquire_lease(name, &self.holder, LEASE_TTL)
+            .await
+        {
+            Ok(Some(lease)) => lease,
+            Ok(None) => return, // a deploy is starting: what it records wins
+            Err(e) => {
+                tracing::warn!(job = %printable(name), error = %e, "cannot take the lease to record that job {job} {state}: {e}; trying again");
+                return;
+            }
+        };
+        let outcome = match self.layout.current_release(name).await {
+            Ok(Some(current)) if current == *record => self
+                .layout
+                .put_release(
+                    name,
+                    &ended_record(record, job, OffsetDateTime::now_utc()),
+                    None,
+                )
+                .await
+                .map(|()| true),
+            Ok(_) => Ok(false),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = self.layout.drop_lease(lease).await {
+            tracing::warn!(job = %printable(name), error = %e, "cannot drop the lease: {e}; it expires in {}s", LEASE_TTL.as_secs());
+        }
+        match outcome {
+            Ok(true) => tracing::info!(
+                job = %printable(name),
+                "recorded that job {job} {state} on purpose: not recovered, even once the \
+                 JobManager forgets it; flink-deploy deploy brings it back"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(job = %printable(name), error = %e, "cannot record that job {job} {state}: {e}; trying again")
             }
         }
     }
@@ -777,6 +850,27 @@ mod tests {
         assert_eq!(run.program_args, r.program_args);
         assert_eq!(run.parallelism, Some(2));
         assert_eq!(run.claim_mode, ClaimMode::NoClaim);
+    }
+
+    #[test]
+    fn a_job_seen_ended_is_recorded_stopped_and_then_never_recovered() {
+        let r = record();
+        let cancelled = JobId::new("c".repeat(32));
+        let now = time::macros::datetime!(2026-12-01 16:00 UTC);
+        let ended = ended_record(&r, &cancelled, now);
+        assert_eq!(
+            (ended.kind, ended.intent),
+            (ReleaseKind::Stop, Intent::Stopped)
+        );
+        assert_eq!(ended.job_id, cancelled.as_str());
+        assert_eq!(ended.stopped_with, None);
+        assert_eq!(ended.jar_sha256, r.jar_sha256);
+        assert_eq!(ended.previous, r.previous);
+        // A JobManager that forgot the cancelled job: the record still says stopped.
+        assert_eq!(
+            decide_with(Some(&ended), &[], None, 3600),
+            Decision::Stopped
+        );
     }
 
     #[test]

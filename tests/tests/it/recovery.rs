@@ -16,7 +16,7 @@ use flink_testkit::{
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use savepoint_layout::{ReleaseKind, SavepointLayout};
+use savepoint_layout::{Intent, ReleaseKind, SavepointLayout};
 
 use crate::savepointer::Sidecar;
 
@@ -241,6 +241,25 @@ async fn recovers_a_lost_job_from_its_newest_restore_point(version: &str) {
     );
     assert!(
         sidecar.log().contains("cancelled by a person"),
+        "{}",
+        sidecar.log()
+    );
+    // The sidecar writes the cancel down: a JobManager that forgets the cancelled job (its job
+    // store expires it, or it restarts) does not make it a lost one.
+    eventually("the cancel recorded", Duration::from_secs(30), || async {
+        match layout.current_release("orders").await.unwrap() {
+            Some(r) if r.intent == Intent::Stopped && r.job_id == back.as_str() => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    cluster.kill_jobmanager();
+    cluster.restart_jobmanager().await;
+    let client = cluster.client();
+    tokio::time::sleep(Duration::from_secs(15)).await; // five times the grace
+    assert!(active(client, "orders").await.is_empty());
+    assert!(
+        sidecar.log().contains("stopped on purpose"),
         "{}",
         sidecar.log()
     );
