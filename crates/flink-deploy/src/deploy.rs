@@ -158,7 +158,12 @@ pub async fn deploy(
         Exit::StopUndecided => "stop with a savepoint still in flight",
         Exit::Interrupted => "interrupted",
         Exit::InvalidRelease => "invalid release, nothing changed",
-        Exit::Usage | Exit::Unreachable | Exit::Failure => "not deployed",
+        // A deploy never ends with scale's own codes.
+        Exit::Usage
+        | Exit::Unreachable
+        | Exit::Failure
+        | Exit::NotRescalable
+        | Exit::ScaleTimeout => "not deployed",
     };
     (report, exit)
 }

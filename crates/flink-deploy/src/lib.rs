@@ -4,7 +4,8 @@
 //! job still runs, stops the old job with a savepoint, runs the new jar
 //! from it, watches the new job, and rolls back to the previous jar from the
 //! same savepoint when it is unhealthy. `plan` prints what `deploy` would
-//! do; `status` lists the cluster's jobs and what the savepoint layout holds for them. Exit
+//! do; `status` lists the cluster's jobs and what the savepoint layout holds for them; `scale`
+//! rescales a running job in place (the adaptive scheduler's resource requirements). Exit
 //! codes are in [`outcome::Exit`].
 
 mod cli;
@@ -16,6 +17,7 @@ mod jar;
 mod outcome;
 mod plan;
 mod preflight;
+mod scale;
 mod settings;
 mod status;
 
@@ -52,6 +54,7 @@ pub fn main() -> ExitCode {
     let output = match &cli.command {
         Command::Deploy(a) | Command::Plan(a) => a.common.output,
         Command::Status(a) => a.common.output,
+        Command::Scale(a) => a.common.output,
     };
     let result = run(cli, &argv, &env, &mut scrubber);
     match (&result, output) {
@@ -98,6 +101,37 @@ fn run(
                 &client,
                 args.job_name.as_deref(),
                 layout.as_ref(),
+            ))?;
+            Ok(Printed {
+                exit: Exit::Ok,
+                text: report.text(),
+                json: serde_json::to_value(&report).unwrap_or_default(),
+            })
+        }
+        Command::Scale(args) => {
+            init_logging(args.common.log.log_format, "info");
+            let url = args
+                .common
+                .rest
+                .jobmanager_url
+                .clone()
+                .ok_or(settings::SettingsError::NoUrl)
+                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let client = args
+                .common
+                .rest
+                .client_or(&url)
+                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let target = scale::Target {
+                parallelism: args.parallelism,
+                vertices: args.vertex.clone(),
+            };
+            let report = flink_ops_cli::runtime(Exit::Failure)?.block_on(scale::scale(
+                &client,
+                &args.job_name,
+                &target,
+                args.timeout,
+                args.allow_without_checkpoint,
             ))?;
             Ok(Printed {
                 exit: Exit::Ok,

@@ -804,6 +804,70 @@ pub struct Metric {
     /// Aggregates, for a subtask-aggregated query.
     #[serde(default)]
     pub sum: Option<f64>,
+    /// Aggregates, for a subtask-aggregated query: the mean over the subtasks.
+    #[serde(default)]
+    pub avg: Option<f64>,
+}
+
+/// One vertex's parallelism bounds in `GET/PUT /jobs/{id}/resource-requirements` (Flink 1.18+,
+/// adaptive scheduler only): the scheduler runs the vertex at the highest parallelism within
+/// the bounds that the free slots allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct VertexRequirements {
+    /// Its parallelism bounds.
+    pub parallelism: ParallelismBounds,
+}
+
+/// Lower and upper bound of a vertex's parallelism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParallelismBounds {
+    /// The least the vertex may run at (the job waits for slots below it).
+    pub lower_bound: u32,
+    /// The most it may run at.
+    pub upper_bound: u32,
+}
+
+/// A job's resource requirements: each vertex id with its bounds.
+pub type ResourceRequirements = BTreeMap<String, VertexRequirements>;
+
+/// A vertex's load as the autoscaler reads it: aggregates over its subtasks of
+/// `busyTimeMsPerSecond`, `backPressuredTimeMsPerSecond`, `numRecordsInPerSecond` and
+/// `numRecordsOutPerSecond`. A value Flink does not report (yet) is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct VertexLoad {
+    /// Mean busy time over the subtasks, ms per second (0..=1000).
+    pub busy_ms_per_s: Option<f64>,
+    /// Mean back-pressured time over the subtasks, ms per second (0..=1000).
+    pub back_pressured_ms_per_s: Option<f64>,
+    /// Records in per second, summed over the subtasks.
+    pub records_in_per_s: Option<f64>,
+    /// Records out per second, summed over the subtasks.
+    pub records_out_per_s: Option<f64>,
+}
+
+impl VertexLoad {
+    /// The metric names [`VertexLoad`] is read from.
+    pub const METRICS: [&'static str; 4] = [
+        "busyTimeMsPerSecond",
+        "backPressuredTimeMsPerSecond",
+        "numRecordsInPerSecond",
+        "numRecordsOutPerSecond",
+    ];
+
+    /// The load from a subtask-aggregated answer for [`VertexLoad::METRICS`]. Flink reports
+    /// `NaN` busy time for an idle vertex in some versions: read as not reported.
+    pub fn from_metrics(metrics: &[Metric]) -> Self {
+        let find = |name: &str| metrics.iter().find(|m| m.id == name);
+        let avg = |name: &str| find(name).and_then(|m| m.avg).filter(|v| v.is_finite());
+        let sum = |name: &str| find(name).and_then(|m| m.sum).filter(|v| v.is_finite());
+        Self {
+            busy_ms_per_s: avg("busyTimeMsPerSecond"),
+            back_pressured_ms_per_s: avg("backPressuredTimeMsPerSecond"),
+            records_in_per_s: sum("numRecordsInPerSecond"),
+            records_out_per_s: sum("numRecordsOutPerSecond"),
+        }
+    }
 }
 
 #[cfg(test)]
