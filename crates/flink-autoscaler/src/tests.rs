@@ -151,7 +151,10 @@ fn a_rescale_restarts_the_stabilisation_and_the_window() {
     assert_eq!(counter(&before).recommended, 3);
     // The job now runs at 3: the old window's samples must not decide anything.
     let after = r.observe(t0 + 125 * SEC, job(3, 990.0, 1800.0));
-    assert!(matches!(after.phase, Phase::Stabilising { .. }), "{after:?}");
+    assert!(
+        matches!(after.phase, Phase::Stabilising { .. }),
+        "{after:?}"
+    );
     assert!(!after.is_change());
     let later = feed(&mut r, t0 + 130 * SEC, 50 * SEC, || job(3, 990.0, 1800.0));
     assert!(matches!(later.phase, Phase::Stabilising { .. }));

@@ -72,7 +72,12 @@ impl ScaleReport {
             self.outcome
         )];
         for v in &self.vertices {
-            lines.push(format!("  {} {} -> {}", printable_name(&v.name), v.from, v.to));
+            lines.push(format!(
+                "  {} {} -> {}",
+                printable_name(&v.name),
+                v.from,
+                v.to
+            ));
         }
         if let Some(ms) = self.until_running_ms {
             lines.push(format!("  running at it after {:.1}s", ms as f64 / 1000.0));
@@ -92,11 +97,7 @@ pub fn plan_changes(details: &JobDetails, target: &Target) -> Result<Vec<VertexC
     for (key, p) in &target.vertices {
         let by_id: Vec<_> = details.vertices.iter().filter(|v| v.id == *key).collect();
         let matches = if by_id.is_empty() {
-            details
-                .vertices
-                .iter()
-                .filter(|v| v.name == *key)
-                .collect()
+            details.vertices.iter().filter(|v| v.name == *key).collect()
         } else {
             by_id
         };
@@ -170,7 +171,12 @@ pub fn new_requirements(
                 lower_bound: lower,
                 upper_bound: c.to,
             };
-            (c.id.clone(), VertexRequirements { parallelism: bounds })
+            (
+                c.id.clone(),
+                VertexRequirements {
+                    parallelism: bounds,
+                },
+            )
         })
         .collect()
 }
@@ -205,13 +211,22 @@ pub async fn scale(
         .job(&job)
         .await
         .map_err(|e| rest_failure("cannot read the job", e))?;
-    let current = match client.resource_requirements(&job).await {
-        Ok(r) => r,
-        Err(e) if e.is_transient() || e.is_unreachable() => {
-            return Err(rest_failure("cannot read the job's resource requirements", e))
-        }
-        Err(e) => return Err(not_rescalable(job_name, &job, e)),
-    };
+    // Another scheduler than the adaptive one answers with an UnsupportedOperationException.
+    let current = client.resource_requirements(&job).await.map_err(|e| {
+        refusal(
+            job_name,
+            &job,
+            "cannot read the job's resource requirements",
+            e,
+        )
+    })?;
+    // The scheduler is known by what it does: the adaptive one takes its own requirements back
+    // unchanged (nothing moves), the default one (and reactive mode) refuses any, with a message
+    // of its own. Asked before anything else is checked, so its refusal is the answer.
+    client
+        .set_resource_requirements(&job, &current)
+        .await
+        .map_err(|e| refusal(job_name, &job, "cannot check the job's scheduler", e))?;
     let changes = plan_changes(&details, target).map_err(|m| {
         Failure::msg(
             Exit::Usage,
@@ -247,11 +262,12 @@ pub async fn scale(
         .set_resource_requirements(&job, &requirements)
         .await
         .map_err(|e| {
-            if e.is_transient() || e.is_unreachable() {
-                rest_failure("cannot set the job's resource requirements", e)
-            } else {
-                not_rescalable(job_name, &job, e)
-            }
+            refusal(
+                job_name,
+                &job,
+                "cannot set the job's resource requirements",
+                e,
+            )
         })?;
     let wanted: BTreeMap<String, u32> = changes.iter().map(|c| (c.id.clone(), c.to)).collect();
     wait_at(client, &job, job_name, &wanted, timeout).await?;
@@ -292,6 +308,15 @@ async fn running_job(client: &FlinkClient, name: &str) -> Result<JobId, Failure>
                     .join(", ")
             ),
         )),
+    }
+}
+
+/// A failed requirements call: Flink's refusal (exit 12), or no answer (exit 3).
+fn refusal(job_name: &str, job: &JobId, doing: &str, e: flink_rest::Error) -> Failure {
+    if e.is_transient() {
+        rest_failure(doing, e)
+    } else {
+        not_rescalable(job_name, job, e)
     }
 }
 
@@ -472,7 +497,12 @@ mod tests {
                     lower_bound: 2,
                     upper_bound: 2,
                 };
-                (c.id.clone(), VertexRequirements { parallelism: bounds })
+                (
+                    c.id.clone(),
+                    VertexRequirements {
+                        parallelism: bounds,
+                    },
+                )
             })
             .collect();
         let new = new_requirements(&current, &changes);

@@ -26,3 +26,4 @@ mod savepoint_layout;
 mod savepointer;
 mod savepointer_buckets;
 mod savepointer_hardening;
+mod scale;
