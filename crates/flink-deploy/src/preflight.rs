@@ -396,6 +396,7 @@ mod tests {
             id: id.into(),
             description: d.into(),
             parallelism: p,
+            inputs: Vec::new(),
         };
         let plan = JobPlan {
             name: "orders".into(),

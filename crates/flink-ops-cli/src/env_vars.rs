@@ -62,6 +62,12 @@ env_vars! {
     FLINK_SAVEPOINTER_LISTEN,
     /// flink-savepointer: how long a stop signal waits for savepoints in flight.
     FLINK_SAVEPOINTER_SHUTDOWN_GRACE,
+    /// flink-savepointer: `true` to publish each job's recommended parallelism and TaskManagers (`--recommend`).
+    FLINK_SAVEPOINTER_RECOMMEND,
+    /// flink-savepointer: `true` to apply the recommendation in place (`--apply-recommendation`).
+    FLINK_SAVEPOINTER_APPLY_RECOMMENDATION,
+    /// flink-savepointer: slots per TaskManager for the recommended TaskManager count.
+    FLINK_SAVEPOINTER_SLOTS_PER_TASKMANAGER,
 
     /// flink-bootstrap: the Flink installation (`--flink-home`).
     FLINK_HOME,

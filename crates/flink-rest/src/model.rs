@@ -307,6 +307,23 @@ pub struct JobDetails {
     pub start_time: i64,
     /// Its vertices (chained operators).
     pub vertices: Vec<Vertex>,
+    /// Its job graph, with each vertex's inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<JobPlan>,
+}
+
+impl JobDetails {
+    /// True when the vertex `id` reads from no other vertex (by the job's plan; without a plan,
+    /// by Flink's naming of sources, `Source: ...`).
+    pub fn is_source(&self, id: &str) -> bool {
+        match self.plan.as_ref().and_then(|p| p.nodes.iter().find(|n| n.id == id)) {
+            Some(node) => node.inputs.is_empty(),
+            None => self
+                .vertices
+                .iter()
+                .any(|v| v.id == id && v.name.starts_with("Source:")),
+        }
+    }
 }
 
 impl JobDetails {
@@ -675,6 +692,16 @@ pub struct PlanNode {
     /// The parallelism it would run with.
     #[serde(default)]
     pub parallelism: u32,
+    /// The vertices it reads from (none for a source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<PlanInput>,
+}
+
+/// An input edge of a [`PlanNode`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct PlanInput {
+    /// The upstream vertex's id.
+    pub id: String,
 }
 
 #[derive(Deserialize)]

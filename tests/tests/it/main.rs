@@ -20,6 +20,7 @@ mod hostile_jobmanager;
 mod quickstart;
 mod quickstart_state;
 mod readme;
+mod recommend;
 mod rest_client;
 mod rest_tls;
 mod savepoint_layout;

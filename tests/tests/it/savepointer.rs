@@ -73,7 +73,7 @@ fn run_once(args: &[&str]) -> (i32, String, String) {
 
 /// A `flink-savepointer run` process; killed when dropped, its log printed
 /// when the test fails.
-struct Sidecar {
+pub(crate) struct Sidecar {
     child: Child,
     log: PathBuf,
     base: String,
@@ -82,7 +82,7 @@ struct Sidecar {
 }
 
 impl Sidecar {
-    fn start(url: &url::Url, args: &[&str]) -> Sidecar {
+    pub(crate) fn start(url: &url::Url, args: &[&str]) -> Sidecar {
         let dir = tempfile::tempdir().expect("a temp dir");
         let log = dir.path().join("stderr.log");
         let port = free_port();
@@ -109,17 +109,17 @@ impl Sidecar {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn assert_alive(&mut self) {
+    pub(crate) fn assert_alive(&mut self) {
         if let Some(status) = self.child.try_wait().expect("try_wait") {
             panic!("the sidecar exited ({status}):\n{}", self.log());
         }
     }
 
-    async fn get(&self, path: &str) -> Result<(u16, String), String> {
+    pub(crate) async fn get(&self, path: &str) -> Result<(u16, String), String> {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
