@@ -18,9 +18,9 @@ flink_ops_cli::exit_codes! {
         /// The preflight (`/jars/{id}/plan`) could not build the new release's job graph.
         InvalidRelease = 9 => "the new release is invalid (its job graph cannot be built); nothing was stopped",
         /// `scale`: the cluster cannot rescale in place (Flink before 1.18, or not the adaptive scheduler).
-        NotRescalable = 12 => "scale: the job cannot be rescaled in place (Flink before 1.18, or not the adaptive scheduler); nothing was changed",
+        NotRescalable = 12 => "scale: cannot rescale in place (Flink < 1.18, not adaptive scheduler); nothing changed",
         /// `scale`: the job did not run at the new parallelism in time.
-        ScaleTimeout = 13 => "scale: the job did not run at the new parallelism within --timeout (too few slots?); its new resource requirements stay set",
+        ScaleTimeout = 13 => "scale: not at the new parallelism in --timeout (too few slots?); the bounds stay set",
     }
 }
 

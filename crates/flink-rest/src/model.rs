@@ -316,7 +316,11 @@ impl JobDetails {
     /// True when the vertex `id` reads from no other vertex (by the job's plan; without a plan,
     /// by Flink's naming of sources, `Source: ...`).
     pub fn is_source(&self, id: &str) -> bool {
-        match self.plan.as_ref().and_then(|p| p.nodes.iter().find(|n| n.id == id)) {
+        match self
+            .plan
+            .as_ref()
+            .and_then(|p| p.nodes.iter().find(|n| n.id == id))
+        {
             Some(node) => node.inputs.is_empty(),
             None => self
                 .vertices

@@ -128,11 +128,21 @@ pub struct RecommendArgs {
     pub stabilisation: Duration,
 
     /// The share of time a vertex should be busy (0..1]
-    #[arg(long, alias = "target-utilization", value_name = "FRACTION", default_value_t = 0.7)]
+    #[arg(
+        long,
+        alias = "target-utilization",
+        value_name = "FRACTION",
+        default_value_t = 0.7
+    )]
     pub target_utilisation: f64,
 
     /// How far the utilisation may stray from the target either way before a vertex is resized
-    #[arg(long, alias = "utilization-boundary", value_name = "FRACTION", default_value_t = 0.2)]
+    #[arg(
+        long,
+        alias = "utilization-boundary",
+        value_name = "FRACTION",
+        default_value_t = 0.2
+    )]
     pub utilisation_boundary: f64,
 
     /// The most one step down removes, as a fraction of the current parallelism [0..1)

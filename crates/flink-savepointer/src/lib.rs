@@ -309,7 +309,11 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
             stabilisation_s = settings.policy.stabilisation.as_secs_f64(),
             apply = settings.apply,
             "recommending each job's size from its metrics{}",
-            if settings.apply { ", and applying it in place" } else { "" }
+            if settings.apply {
+                ", and applying it in place"
+            } else {
+                ""
+            }
         );
         tokio::spawn(recommend::run(
             savepointer.client().clone(),

@@ -306,17 +306,27 @@ mod tests {
                 upper_bound: upper,
             },
         };
-        let current: ResourceRequirements =
-            [("a".to_string(), bounds(1, 1)), ("b".to_string(), bounds(4, 4))].into();
+        let current: ResourceRequirements = [
+            ("a".to_string(), bounds(1, 1)),
+            ("b".to_string(), bounds(4, 4)),
+        ]
+        .into();
         let new = requirements(&current, &rec);
         assert_eq!(new["a"], bounds(1, 1));
-        assert_eq!(new["b"], bounds(2, 2), "the lower bound is never above the upper");
+        assert_eq!(
+            new["b"],
+            bounds(2, 2),
+            "the lower bound is never above the upper"
+        );
         let up = Recommendation {
             phase: Phase::Evaluated,
             vertices: vec![vertex("b", 2, 3)],
         };
         assert_eq!(requirements(&current, &up)["b"], bounds(3, 3));
-        assert_eq!(requirements(&ResourceRequirements::new(), &up)["b"], bounds(1, 3));
+        assert_eq!(
+            requirements(&ResourceRequirements::new(), &up)["b"],
+            bounds(1, 3)
+        );
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub async fn start_example_with(
 /// A cluster with the elastic profile's settings, made quick for a test: short restart backoffs,
 /// and a running job scales up about a second after slots arrive. One TaskManager with `slots`.
 pub async fn elastic_cluster(version: &str, slots: u32) -> Cluster {
+    elastic_builder(version, slots).start().await
+}
+
+/// [`elastic_cluster`]'s settings, to add more before it starts.
+pub fn elastic_builder(version: &str, slots: u32) -> ClusterBuilder {
     let parsed: FlinkVersion = version.parse().expect("a Flink version");
     let mut builder = ClusterBuilder::new(version).slots(slots);
     for setting in Profile::Elastic.settings(parsed) {
@@ -85,5 +90,5 @@ pub async fn elastic_cluster(version: &str, slots: u32) -> Cluster {
                 "1 s",
             )
     };
-    builder.start().await
+    builder
 }

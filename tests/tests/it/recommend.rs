@@ -11,7 +11,7 @@ use std::time::Duration;
 use flink_rest::{FlinkClient, JobId};
 use flink_testkit::{each_version, eventually, wait_counter_parallelism, Cluster};
 
-use crate::common::{elastic_cluster, start_example_with};
+use crate::common::{elastic_builder, start_example_with};
 use crate::savepointer::Sidecar;
 
 /// Every sample of `flink_savepointer_<name>` for `job` whose labels contain `vertex`.
@@ -56,11 +56,7 @@ async fn shown(sidecar: &Sidecar) -> Result<Shown, String> {
 /// Waits until the shown recommendation satisfies `want`; checks on every look that a
 /// recommendation not yet evaluated holds the current parallelism. Returns the last one and
 /// whether one not evaluated was seen.
-async fn wait_shown(
-    sidecar: &Sidecar,
-    what: &str,
-    want: impl Fn(&Shown) -> bool,
-) -> (Shown, bool) {
+async fn wait_shown(sidecar: &Sidecar, what: &str, want: impl Fn(&Shown) -> bool) -> (Shown, bool) {
     let held = std::sync::atomic::AtomicBool::new(false);
     let held = &held;
     let want = &want;
@@ -121,7 +117,13 @@ async fn counter_parallelism(client: &FlinkClient, job: &JobId) -> u32 {
 
 #[each_version(flavor = "multi_thread")]
 async fn recommendation_follows_the_load(version: &str) {
-    let cluster = elastic_cluster(version, 4).await;
+    // Small network buffers sized to a second of throughput: a step down in load shows within
+    // seconds, not after minutes of draining 32 KiB buffers of backlog at 1500 records/s.
+    let cluster = elastic_builder(version, 4)
+        .config("taskmanager.memory.segment-size", "4kb")
+        .config("taskmanager.network.memory.buffer-debloat.enabled", "true")
+        .start()
+        .await;
     let client = cluster.client();
     let rate_file = cluster.dir().join("rate");
     std::fs::write(&rate_file, "4000").unwrap();
@@ -149,7 +151,10 @@ async fn recommendation_follows_the_load(version: &str) {
         s.evaluated && s.recommended > s.current
     })
     .await;
-    assert!(held, "the first recommendations stabilise and collect before deciding");
+    assert!(
+        held,
+        "the first recommendations stabilise and collect before deciding"
+    );
     assert_eq!(up.current, 3.0, "{up:?}");
     assert!(
         up.taskmanagers > up.current_taskmanagers,
@@ -175,7 +180,12 @@ async fn recommendation_follows_the_load(version: &str) {
             "{input} missing:\n{metrics}"
         );
     }
-    let busy = values(&metrics, "vertex_busy_ms_per_second", "load", Some("counter"))[0];
+    let busy = values(
+        &metrics,
+        "vertex_busy_ms_per_second",
+        "load",
+        Some("counter"),
+    )[0];
     assert!(busy > 900.0, "saturated means busy: {busy}\n{metrics}");
 
     // Idle: 5 records/s. It falls, but one step removes at most half: 3 -> 2, not 1.
@@ -192,7 +202,11 @@ async fn recommendation_follows_the_load(version: &str) {
     // Applied: in place, one limited step at a time, stabilising after each.
     let applying = sidecar(&cluster, &["--apply-recommendation"]);
     wait_counter_parallelism(client, job, 2, "the sidecar's first step down").await;
-    assert_eq!(client.jobs_named("load").await.unwrap().len(), 1, "in place");
+    assert_eq!(
+        client.jobs_named("load").await.unwrap().len(),
+        1,
+        "in place"
+    );
     wait_counter_parallelism(client, job, 1, "the sidecar's second step down").await;
     let log = applying.log();
     let first = log.find("applied the recommendation in place: ");
