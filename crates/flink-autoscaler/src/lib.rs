@@ -94,7 +94,8 @@ impl Policy {
                 "the scale-down limit must be at least 0 and below 1, not {d}"
             ));
         }
-        if !(self.max_scale_up_factor > 0.0) {
+        // NaN included: it compares false either way.
+        if self.max_scale_up_factor.is_nan() || self.max_scale_up_factor <= 0.0 {
             return bad(format!(
                 "the scale-up limit must be above 0, not {}",
                 self.max_scale_up_factor

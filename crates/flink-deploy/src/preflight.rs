@@ -391,6 +391,7 @@ mod tests {
                 vertex("c", "counter", 2),
                 vertex("old", "sink", 2),
             ],
+            plan: None,
         };
         let node = |id: &str, d: &str, p| PlanNode {
             id: id.into(),

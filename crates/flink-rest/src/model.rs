@@ -867,9 +867,10 @@ pub type ResourceRequirements = BTreeMap<String, VertexRequirements>;
 /// `numRecordsOutPerSecond`. A value Flink does not report (yet) is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct VertexLoad {
-    /// Mean busy time over the subtasks, ms per second (0..=1000).
+    /// Busy time of the busiest subtask, ms per second (0..=1000): as the Kubernetes operator's
+    /// autoscaler reads it by default, so one hot subtask (a skewed key) counts.
     pub busy_ms_per_s: Option<f64>,
-    /// Mean back-pressured time over the subtasks, ms per second (0..=1000).
+    /// Back-pressured time of the most back-pressured subtask, ms per second (0..=1000).
     pub back_pressured_ms_per_s: Option<f64>,
     /// Records in per second, summed over the subtasks.
     pub records_in_per_s: Option<f64>,
@@ -886,15 +887,15 @@ impl VertexLoad {
         "numRecordsOutPerSecond",
     ];
 
-    /// The load from a subtask-aggregated answer for [`VertexLoad::METRICS`]. Flink reports
-    /// `NaN` busy time for an idle vertex in some versions: read as not reported.
+    /// The load from a subtask-aggregated answer for [`VertexLoad::METRICS`]; a value that is
+    /// not a finite number is read as not reported.
     pub fn from_metrics(metrics: &[Metric]) -> Self {
         let find = |name: &str| metrics.iter().find(|m| m.id == name);
-        let avg = |name: &str| find(name).and_then(|m| m.avg).filter(|v| v.is_finite());
+        let max = |name: &str| find(name).and_then(|m| m.max).filter(|v| v.is_finite());
         let sum = |name: &str| find(name).and_then(|m| m.sum).filter(|v| v.is_finite());
         Self {
-            busy_ms_per_s: avg("busyTimeMsPerSecond"),
-            back_pressured_ms_per_s: avg("backPressuredTimeMsPerSecond"),
+            busy_ms_per_s: max("busyTimeMsPerSecond"),
+            back_pressured_ms_per_s: max("backPressuredTimeMsPerSecond"),
             records_in_per_s: sum("numRecordsInPerSecond"),
             records_out_per_s: sum("numRecordsOutPerSecond"),
         }
@@ -904,6 +905,38 @@ impl VertexLoad {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_the_vertices_without_inputs() {
+        // Trimmed from GET /jobs/{id} of Flink 2.3 (the example job).
+        let body = r#"{"jid":"0123456789abcdef0123456789abcdef","name":"load","state":"RUNNING","start-time":1,
+            "vertices":[{"id":"aa","name":"Source: source","parallelism":3,"maxParallelism":128,"status":"RUNNING","tasks":{"RUNNING":3}},
+                        {"id":"bb","name":"counter","parallelism":3,"maxParallelism":128,"status":"RUNNING","tasks":{"RUNNING":3}}],
+            "plan":{"jid":"0123456789abcdef0123456789abcdef","name":"load","type":"STREAMING","nodes":[
+                {"id":"bb","parallelism":3,"operator":"","operator_strategy":"","description":"counter",
+                 "inputs":[{"num":0,"id":"aa","ship_strategy":"HASH","exchange":"pipelined_bounded"}],"optimizer_properties":{}},
+                {"id":"aa","parallelism":3,"operator":"","operator_strategy":"","description":"Source: source","optimizer_properties":{}}]}}"#;
+        let job: JobDetails = serde_json::from_str(body).unwrap();
+        assert!(job.is_source("aa"));
+        assert!(!job.is_source("bb"));
+        let unplanned = JobDetails { plan: None, ..job };
+        assert!(unplanned.is_source("aa"), "by its name without a plan");
+        assert!(!unplanned.is_source("bb"));
+    }
+
+    #[test]
+    fn vertex_load_reads_the_aggregates_it_needs() {
+        let metrics: Vec<Metric> = serde_json::from_str(
+            r#"[{"id":"busyTimeMsPerSecond","min":10.0,"max":990.0,"avg":500.0,"sum":1500.0},
+                {"id":"numRecordsInPerSecond","max":500.0,"avg":400.0,"sum":1200.0}]"#,
+        )
+        .unwrap();
+        let load = VertexLoad::from_metrics(&metrics);
+        assert_eq!(load.busy_ms_per_s, Some(990.0), "the busiest subtask");
+        assert_eq!(load.records_in_per_s, Some(1200.0), "all subtasks");
+        assert_eq!(load.back_pressured_ms_per_s, None);
+        assert_eq!(load.records_out_per_s, None);
+    }
 
     #[test]
     fn exception_histories_of_both_versions_parse() {
@@ -1052,6 +1085,7 @@ mod tests {
                     tasks: BTreeMap::new(),
                 })
                 .collect(),
+            plan: None,
         };
         assert!(job(&["RUNNING", "RUNNING"]).all_tasks_running());
         assert!(!job(&["RUNNING", "DEPLOYING"]).all_tasks_running());

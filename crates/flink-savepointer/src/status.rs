@@ -339,10 +339,13 @@ impl Status {
     }
 }
 
+/// Writes one metric: its name, type, help and labelled samples.
+type WriteMetric<'a> = dyn FnMut(&str, &str, &str, Vec<(String, f64)>) + 'a;
+
 /// `--recommend`'s metrics: per job, and per vertex with the inputs each decision used.
 fn render_recommendations(
     recommendations: &BTreeMap<String, Published>,
-    metric: &mut dyn FnMut(&str, &str, &str, Vec<(String, f64)>),
+    metric: &mut WriteMetric<'_>,
 ) {
     let per_job = |f: &dyn Fn(&Published) -> Option<f64>| -> Vec<(String, f64)> {
         recommendations
@@ -487,6 +490,58 @@ mod tests {
             text.contains("flink_savepointer_job_runs_under_another_name{job=\"orders\"} 0\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn recommendations_are_gauges_per_job_and_vertex() {
+        use flink_autoscaler::{Recommendation, VertexRecommendation};
+        let vertex = |id: &str, name: &str, current, recommended| VertexRecommendation {
+            id: id.into(),
+            name: name.into(),
+            current,
+            recommended,
+            busy_ms_per_s: Some(990.0),
+            back_pressured_ms_per_s: Some(0.0),
+            records_in_per_s: Some(1500.0),
+            records_out_per_s: None,
+            true_processing_rate: Some(1515.0),
+            utilisation: Some(0.99),
+            reason: String::new(),
+        };
+        let status = Status::new();
+        status.publish_recommendation(
+            "orders",
+            Published {
+                job_id: "j".into(),
+                recommendation: Recommendation {
+                    phase: Phase::Evaluated,
+                    vertices: vec![
+                        vertex("aa", "Source: \"in\"", 3, 2),
+                        vertex("bb", "counter", 3, 5),
+                    ],
+                },
+                slots_per_taskmanager: 2,
+            },
+        );
+        let text = status.render_metrics(true);
+        for line in [
+            "# TYPE flink_savepointer_recommended_taskmanagers gauge\n",
+            "flink_savepointer_recommended_taskmanagers{job=\"orders\"} 3\n",
+            "flink_savepointer_current_taskmanagers{job=\"orders\"} 2\n",
+            "flink_savepointer_recommended_slots{job=\"orders\"} 5\n",
+            "flink_savepointer_recommendation_evaluated{job=\"orders\"} 1\n",
+            "flink_savepointer_recommended_parallelism{job=\"orders\",vertex=\"counter\",vertex_id=\"bb\"} 5\n",
+            "flink_savepointer_current_parallelism{job=\"orders\",vertex=\"Source: \\\"in\\\"\",vertex_id=\"aa\"} 3\n",
+            "flink_savepointer_vertex_utilisation{job=\"orders\",vertex=\"counter\",vertex_id=\"bb\"} 0.99\n",
+        ] {
+            assert!(text.contains(line), "{line} missing in:\n{text}");
+        }
+        assert!(
+            !text.contains("vertex_records_out_per_second"),
+            "unreported values are left out"
+        );
+        status.keep_recommendations(&HashSet::new());
+        assert!(!status.render_metrics(true).contains("recommended_"));
     }
 
     #[test]
