@@ -25,7 +25,9 @@ Examples:
   # Put the previous release back (from a savepoint of the running one):
   flink-deploy rollback --jobmanager-url http://10.0.0.2:8081 --job-name orders --savepoint-dir gs://bucket/savepoints
   # Stop on purpose, with a savepoint (the recovery sidecar then leaves it stopped):
-  flink-deploy stop --jobmanager-url http://10.0.0.2:8081 --job-name orders --savepoint-dir gs://bucket/savepoints";
+  flink-deploy stop --jobmanager-url http://10.0.0.2:8081 --job-name orders --savepoint-dir gs://bucket/savepoints
+  # Rescale the running job in place (adaptive scheduler, Flink 1.18+):
+  flink-deploy scale --jobmanager-url http://10.0.0.2:8081 --job-name orders --parallelism 96";
 
 /// Deploy or update a Flink job with no state lost.
 #[derive(Debug, Parser)]
@@ -50,6 +52,9 @@ pub enum Command {
     /// Stop the job with a savepoint on purpose and record that it is stopped, so the recovery sidecar never brings it back (a later deploy records it running again)
     #[command(after_long_help = exit_codes())]
     Stop(StopArgs),
+    /// Rescale the running job in place (adaptive scheduler, Flink 1.18+): set its resource requirements, wait until it runs at them; its state carries on from the latest checkpoint
+    #[command(after_long_help = exit_codes())]
+    Scale(ScaleArgs),
 }
 
 /// Output of results on stdout.
@@ -88,6 +93,49 @@ pub struct StatusArgs {
     /// Root of the savepoint layout: also show what it holds for each job (newest complete savepoint, counts, bytes, set-aside ones)
     #[arg(long, env = env_vars::FLINK_SAVEPOINT_DIR, value_name = "DIR")]
     pub savepoint_dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// The running job's name (matched exactly)
+    #[arg(long, env = env_vars::FLINK_JOB_NAME, alias = "job_name", value_parser = savepoint_layout::parse_job_name)]
+    pub job_name: String,
+
+    /// The new parallelism of every vertex
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32768), required_unless_present = "vertex")]
+    pub parallelism: Option<u32>,
+
+    /// One vertex's new parallelism, ID=N, by its id or exact name (repeatable; wins over --parallelism for that vertex)
+    #[arg(long = "vertex", value_parser = parse_vertex_parallelism, value_name = "ID=N")]
+    pub vertex: Vec<(String, u32)>,
+
+    /// How long the job may take to run at the new parallelism (exit 15 after it)
+    #[arg(long, value_parser = parse_timeout, default_value = "5m", value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Rescale a job that has no completed checkpoint (its tasks restart without state)
+    #[arg(long)]
+    pub allow_without_checkpoint: bool,
+}
+
+/// `ID=N`: a vertex (id or name) and a parallelism of 1 to 32768.
+fn parse_vertex_parallelism(s: &str) -> Result<(String, u32), String> {
+    let (vertex, n) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected ID=N (a vertex id or name, a parallelism), not {s:?}"))?;
+    if vertex.trim().is_empty() {
+        return Err(format!("no vertex before '=' in {s:?}"));
+    }
+    let n: u32 = n
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| (1..=32768).contains(n))
+        .ok_or_else(|| format!("the parallelism in {s:?} must be a number from 1 to 32768"))?;
+    Ok((vertex.to_string(), n))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -235,4 +283,25 @@ pub struct RollbackArgs {
 pub struct StopArgs {
     #[command(flatten)]
     pub release: ReleaseCommandArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vertex_parallelism_parses_id_or_name() {
+        assert_eq!(
+            parse_vertex_parallelism("counter=4").unwrap(),
+            ("counter".to_string(), 4)
+        );
+        // A name may hold '=': the number is after the last one.
+        assert_eq!(
+            parse_vertex_parallelism("a=b=2").unwrap(),
+            ("a=b".to_string(), 2)
+        );
+        for bad in ["counter", "=3", "counter=0", "counter=x", "counter=40000"] {
+            assert!(parse_vertex_parallelism(bad).is_err(), "{bad}");
+        }
+    }
 }

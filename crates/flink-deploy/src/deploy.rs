@@ -164,7 +164,12 @@ pub async fn deploy(
         Exit::InvalidRelease => "invalid release, nothing changed",
         Exit::InProgress => "another deploy in progress, nothing changed",
         Exit::RecordNotWritten => "deployed, but the release record was not written",
-        Exit::Usage | Exit::Unreachable | Exit::Failure => "not deployed",
+        // A deploy never ends with scale's own codes.
+        Exit::Usage
+        | Exit::Unreachable
+        | Exit::Failure
+        | Exit::NotRescalable
+        | Exit::ScaleTimeout => "not deployed",
     };
     (report, exit)
 }

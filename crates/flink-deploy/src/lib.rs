@@ -7,7 +7,8 @@
 //! do; `status` lists the cluster's jobs and what the savepoint layout holds for them (and the
 //! job's current and previous release). With `--savepoint-dir`, every deploy holds the job's
 //! lease and records the release it ran (`release`); `rollback` puts the previous recorded
-//! release back, `stop` stops the job on purpose and records so. Exit codes are in
+//! release back, `stop` stops the job on purpose and records so; `scale` rescales a running job
+//! in place (the adaptive scheduler's resource requirements). Exit codes are in
 //! [`outcome::Exit`].
 
 mod cli;
@@ -20,6 +21,7 @@ mod outcome;
 mod plan;
 mod preflight;
 mod release;
+mod scale;
 mod settings;
 mod status;
 
@@ -58,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => a.common.output,
         Command::Rollback(a) => a.release.common.output,
         Command::Stop(a) => a.release.common.output,
+        Command::Scale(a) => a.common.output,
     };
     let result = run(cli, &argv, &env, &mut scrubber);
     match (&result, output) {
@@ -106,6 +109,37 @@ fn run(
                 layout.as_ref(),
             ))?;
 
+            Ok(Printed {
+                exit: Exit::Ok,
+                text: report.text(),
+                json: serde_json::to_value(&report).unwrap_or_default(),
+            })
+        }
+        Command::Scale(args) => {
+            init_logging(args.common.log.log_format, "info");
+            let url = args
+                .common
+                .rest
+                .jobmanager_url
+                .clone()
+                .ok_or(settings::SettingsError::NoUrl)
+                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let client = args
+                .common
+                .rest
+                .client_or(&url)
+                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let target = scale::Target {
+                parallelism: args.parallelism,
+                vertices: args.vertex.clone(),
+            };
+            let report = flink_ops_cli::runtime(Exit::Failure)?.block_on(scale::scale(
+                &client,
+                &args.job_name,
+                &target,
+                args.timeout,
+                args.allow_without_checkpoint,
+            ))?;
             Ok(Printed {
                 exit: Exit::Ok,
                 text: report.text(),

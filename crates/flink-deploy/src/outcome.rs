@@ -21,6 +21,10 @@ flink_ops_cli::exit_codes! {
         InProgress = 12 => "another deploy, rollback, stop or recovery holds the job's lease; nothing changed",
         /// The job runs (or stopped, for `stop`), but its release record could not be written.
         RecordNotWritten = 13 => "done, the job as reported, but its release record could not be written",
+        /// `scale`: the cluster cannot rescale in place (Flink before 1.18, or not the adaptive scheduler).
+        NotRescalable = 14 => "scale: cannot rescale in place (Flink < 1.18, not adaptive scheduler); nothing changed",
+        /// `scale`: the job did not run at the new parallelism in time.
+        ScaleTimeout = 15 => "scale: not at the new parallelism in --timeout (too few slots?); the bounds stay set",
     }
 }
 

@@ -391,11 +391,13 @@ mod tests {
                 vertex("c", "counter", 2),
                 vertex("old", "sink", 2),
             ],
+            plan: None,
         };
         let node = |id: &str, d: &str, p| PlanNode {
             id: id.into(),
             description: d.into(),
             parallelism: p,
+            inputs: Vec::new(),
         };
         let plan = JobPlan {
             name: "orders".into(),

@@ -66,6 +66,12 @@ env_vars! {
     FLINK_SAVEPOINTER_RECOVER,
     /// flink-savepointer: how long a job must be missing before `--recover` submits it again.
     FLINK_SAVEPOINTER_RECOVER_GRACE,
+    /// flink-savepointer: `true` to publish each job's recommended parallelism and TaskManagers (`--recommend`).
+    FLINK_SAVEPOINTER_RECOMMEND,
+    /// flink-savepointer: `true` to apply the recommendation in place (`--apply-recommendation`).
+    FLINK_SAVEPOINTER_APPLY_RECOMMENDATION,
+    /// flink-savepointer: slots per TaskManager for the recommended TaskManager count.
+    FLINK_SAVEPOINTER_SLOTS_PER_TASKMANAGER,
 
     /// flink-bootstrap: the Flink installation (`--flink-home`).
     FLINK_HOME,

@@ -543,14 +543,14 @@ impl FlinkClient {
         Ok(metrics.into_iter().map(|m| m.id).collect())
     }
 
-    /// Metrics aggregated over a vertex's subtasks (`max` and `sum`).
+    /// Metrics aggregated over a vertex's subtasks (`max`, `sum` and `avg`).
     pub async fn vertex_metrics(
         &self,
         job: &JobId,
         vertex: &str,
         names: &[&str],
     ) -> Result<Vec<Metric>> {
-        let query = format!("get={}&agg=max,sum", metric_list(names));
+        let query = format!("get={}&agg=max,sum,avg", metric_list(names));
         let url = self.endpoint(
             &[
                 "jobs",
@@ -563,6 +563,41 @@ impl FlinkClient {
             Some(&query),
         );
         self.get(url).await
+    }
+
+    /// A vertex's load: busy and back-pressured time, records in and out per second,
+    /// aggregated over its subtasks (see [`VertexLoad`]).
+    pub async fn vertex_load(&self, job: &JobId, vertex: &str) -> Result<VertexLoad> {
+        let metrics = self
+            .vertex_metrics(job, vertex, &VertexLoad::METRICS)
+            .await?;
+        Ok(VertexLoad::from_metrics(&metrics))
+    }
+
+    /// The job's per-vertex parallelism bounds (`GET /jobs/{id}/resource-requirements`,
+    /// Flink 1.18+). Another scheduler than the adaptive one answers with an error.
+    pub async fn resource_requirements(&self, job: &JobId) -> Result<ResourceRequirements> {
+        self.get(self.endpoint(&["jobs", job.checked()?, "resource-requirements"], None))
+            .await
+    }
+
+    /// Sets the job's per-vertex parallelism bounds in place
+    /// (`PUT /jobs/{id}/resource-requirements`, Flink 1.18+, adaptive scheduler only): the job
+    /// rescales to them without a redeploy, restarting its tasks from the latest checkpoint.
+    /// Give every vertex of the job.
+    pub async fn set_resource_requirements(
+        &self,
+        job: &JobId,
+        requirements: &ResourceRequirements,
+    ) -> Result<()> {
+        for vertex in requirements.keys() {
+            checked_vertex(vertex)?;
+        }
+        let url = self.endpoint(&["jobs", job.checked()?, "resource-requirements"], None);
+        let body = serde_json::to_value(requirements).expect("requirements serialize");
+        self.send(Method::PUT, url, |r| r.json(&body))
+            .await
+            .map(drop)
     }
 
     /// The job's exception history (`GET /jobs/{id}/exceptions`), newest first, at most

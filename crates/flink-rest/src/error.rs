@@ -170,9 +170,19 @@ impl Error {
         matches!(self, Error::NotFound { .. })
     }
 
-    /// True for errors worth retrying later: unreachable or a 5xx.
+    /// True for errors worth retrying later: unreachable or a 5xx, except
+    /// [an unsupported operation](Error::is_unsupported_operation).
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Unreachable { .. } | Error::Server { .. })
+            && !self.is_unsupported_operation()
+    }
+
+    /// True when the JobManager cannot do what was asked at all: Flink answers HTTP 500 with
+    /// a `java.lang.UnsupportedOperationException`, e.g. resource requirements of a job on
+    /// another scheduler than the adaptive one. Asking again will not help.
+    pub fn is_unsupported_operation(&self) -> bool {
+        matches!(self, Error::Server { message, .. }
+            if message.contains("java.lang.UnsupportedOperationException"))
     }
 }
 
@@ -257,6 +267,36 @@ pub(crate) fn first_meaningful_line(trace: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unsupported_operation_is_not_worth_retrying() {
+        let url = RedactedUrl::new(
+            "http://127.0.0.1:8081/jobs/x/resource-requirements"
+                .parse()
+                .unwrap(),
+        );
+        // What Flink 1.20 and 2.3 answer for a job on the default scheduler.
+        let body = r#"{"errors":["Internal server error.","<Exception on server side:\njava.lang.UnsupportedOperationException: The DefaultScheduler does not support changing the parallelism without a job restart. This feature is currently only expected to work with the AdaptiveScheduler.\n\tat org.apache.flink.runtime.scheduler.SchedulerBase.requestJobResourceRequirements(SchedulerBase.java:1)\n"]}"#;
+        let unsupported = Error::Server {
+            method: Method::GET,
+            url: url.clone(),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: flink_error_text(body),
+        };
+        assert!(unsupported.is_unsupported_operation(), "{unsupported}");
+        assert!(!unsupported.is_transient());
+        assert!(
+            unsupported.to_string().contains("AdaptiveScheduler"),
+            "{unsupported}"
+        );
+        let busy = Error::Server {
+            method: Method::GET,
+            url,
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "Service temporarily unavailable".into(),
+        };
+        assert!(busy.is_transient() && !busy.is_unsupported_operation());
+    }
 
     #[test]
     fn flink_error_bodies_are_reduced_to_their_message() {

@@ -307,6 +307,27 @@ pub struct JobDetails {
     pub start_time: i64,
     /// Its vertices (chained operators).
     pub vertices: Vec<Vertex>,
+    /// Its job graph, with each vertex's inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<JobPlan>,
+}
+
+impl JobDetails {
+    /// True when the vertex `id` reads from no other vertex (by the job's plan; without a plan,
+    /// by Flink's naming of sources, `Source: ...`).
+    pub fn is_source(&self, id: &str) -> bool {
+        match self
+            .plan
+            .as_ref()
+            .and_then(|p| p.nodes.iter().find(|n| n.id == id))
+        {
+            Some(node) => node.inputs.is_empty(),
+            None => self
+                .vertices
+                .iter()
+                .any(|v| v.id == id && v.name.starts_with("Source:")),
+        }
+    }
 }
 
 impl JobDetails {
@@ -675,6 +696,16 @@ pub struct PlanNode {
     /// The parallelism it would run with.
     #[serde(default)]
     pub parallelism: u32,
+    /// The vertices it reads from (none for a source).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<PlanInput>,
+}
+
+/// An input edge of a [`PlanNode`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct PlanInput {
+    /// The upstream vertex's id.
+    pub id: String,
 }
 
 #[derive(Deserialize)]
@@ -804,11 +835,108 @@ pub struct Metric {
     /// Aggregates, for a subtask-aggregated query.
     #[serde(default)]
     pub sum: Option<f64>,
+    /// Aggregates, for a subtask-aggregated query: the mean over the subtasks.
+    #[serde(default)]
+    pub avg: Option<f64>,
+}
+
+/// One vertex's parallelism bounds in `GET/PUT /jobs/{id}/resource-requirements` (Flink 1.18+,
+/// adaptive scheduler only): the scheduler runs the vertex at the highest parallelism within
+/// the bounds that the free slots allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct VertexRequirements {
+    /// Its parallelism bounds.
+    pub parallelism: ParallelismBounds,
+}
+
+/// Lower and upper bound of a vertex's parallelism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParallelismBounds {
+    /// The least the vertex may run at (the job waits for slots below it).
+    pub lower_bound: u32,
+    /// The most it may run at.
+    pub upper_bound: u32,
+}
+
+/// A job's resource requirements: each vertex id with its bounds.
+pub type ResourceRequirements = BTreeMap<String, VertexRequirements>;
+
+/// A vertex's load as the autoscaler reads it: aggregates over its subtasks of
+/// `busyTimeMsPerSecond`, `backPressuredTimeMsPerSecond`, `numRecordsInPerSecond` and
+/// `numRecordsOutPerSecond`. A value Flink does not report (yet) is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct VertexLoad {
+    /// Busy time of the busiest subtask, ms per second (0..=1000): as the Kubernetes operator's
+    /// autoscaler reads it by default, so one hot subtask (a skewed key) counts.
+    pub busy_ms_per_s: Option<f64>,
+    /// Back-pressured time of the most back-pressured subtask, ms per second (0..=1000).
+    pub back_pressured_ms_per_s: Option<f64>,
+    /// Records in per second, summed over the subtasks.
+    pub records_in_per_s: Option<f64>,
+    /// Records out per second, summed over the subtasks.
+    pub records_out_per_s: Option<f64>,
+}
+
+impl VertexLoad {
+    /// The metric names [`VertexLoad`] is read from.
+    pub const METRICS: [&'static str; 4] = [
+        "busyTimeMsPerSecond",
+        "backPressuredTimeMsPerSecond",
+        "numRecordsInPerSecond",
+        "numRecordsOutPerSecond",
+    ];
+
+    /// The load from a subtask-aggregated answer for [`VertexLoad::METRICS`]; a value that is
+    /// not a finite number is read as not reported.
+    pub fn from_metrics(metrics: &[Metric]) -> Self {
+        let find = |name: &str| metrics.iter().find(|m| m.id == name);
+        let max = |name: &str| find(name).and_then(|m| m.max).filter(|v| v.is_finite());
+        let sum = |name: &str| find(name).and_then(|m| m.sum).filter(|v| v.is_finite());
+        Self {
+            busy_ms_per_s: max("busyTimeMsPerSecond"),
+            back_pressured_ms_per_s: max("backPressuredTimeMsPerSecond"),
+            records_in_per_s: sum("numRecordsInPerSecond"),
+            records_out_per_s: sum("numRecordsOutPerSecond"),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_are_the_vertices_without_inputs() {
+        // Trimmed from GET /jobs/{id} of Flink 2.3 (the example job).
+        let body = r#"{"jid":"0123456789abcdef0123456789abcdef","name":"load","state":"RUNNING","start-time":1,
+            "vertices":[{"id":"aa","name":"Source: source","parallelism":3,"maxParallelism":128,"status":"RUNNING","tasks":{"RUNNING":3}},
+                        {"id":"bb","name":"counter","parallelism":3,"maxParallelism":128,"status":"RUNNING","tasks":{"RUNNING":3}}],
+            "plan":{"jid":"0123456789abcdef0123456789abcdef","name":"load","type":"STREAMING","nodes":[
+                {"id":"bb","parallelism":3,"operator":"","operator_strategy":"","description":"counter",
+                 "inputs":[{"num":0,"id":"aa","ship_strategy":"HASH","exchange":"pipelined_bounded"}],"optimizer_properties":{}},
+                {"id":"aa","parallelism":3,"operator":"","operator_strategy":"","description":"Source: source","optimizer_properties":{}}]}}"#;
+        let job: JobDetails = serde_json::from_str(body).unwrap();
+        assert!(job.is_source("aa"));
+        assert!(!job.is_source("bb"));
+        let unplanned = JobDetails { plan: None, ..job };
+        assert!(unplanned.is_source("aa"), "by its name without a plan");
+        assert!(!unplanned.is_source("bb"));
+    }
+
+    #[test]
+    fn vertex_load_reads_the_aggregates_it_needs() {
+        let metrics: Vec<Metric> = serde_json::from_str(
+            r#"[{"id":"busyTimeMsPerSecond","min":10.0,"max":990.0,"avg":500.0,"sum":1500.0},
+                {"id":"numRecordsInPerSecond","max":500.0,"avg":400.0,"sum":1200.0}]"#,
+        )
+        .unwrap();
+        let load = VertexLoad::from_metrics(&metrics);
+        assert_eq!(load.busy_ms_per_s, Some(990.0), "the busiest subtask");
+        assert_eq!(load.records_in_per_s, Some(1200.0), "all subtasks");
+        assert_eq!(load.back_pressured_ms_per_s, None);
+        assert_eq!(load.records_out_per_s, None);
+    }
 
     #[test]
     fn exception_histories_of_both_versions_parse() {
@@ -957,6 +1085,7 @@ mod tests {
                     tasks: BTreeMap::new(),
                 })
                 .collect(),
+            plan: None,
         };
         assert!(job(&["RUNNING", "RUNNING"]).all_tasks_running());
         assert!(!job(&["RUNNING", "DEPLOYING"]).all_tasks_running());

@@ -10,6 +10,9 @@ use flink_ops_cli::{
 };
 use savepoint_layout::SavepointLayout;
 
+use flink_autoscaler::Policy;
+
+use crate::recommend::RecommendSettings;
 use crate::retention::Retention;
 use crate::round::Settings;
 use crate::schedule::{CronSchedule, Schedule};
@@ -100,6 +103,95 @@ pub struct RunArgs {
     /// With --recover: how long a job must be missing before it is submitted again
     #[arg(long, env = env_vars::FLINK_SAVEPOINTER_RECOVER_GRACE, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub recover_grace: Duration,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub recommend: RecommendArgs,
+}
+
+/// `run --recommend`: the recommended size of each selected job, from Flink's own metrics.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Recommended size (--recommend)")]
+pub struct RecommendArgs {
+    /// Sample each selected running job's per-vertex metrics and publish the parallelism and TaskManagers it needs on /metrics (flink_savepointer_recommended_*)
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_RECOMMEND)]
+    pub recommend: bool,
+
+    /// Also apply a decided recommendation in place (adaptive scheduler, Flink 1.18+: PUT /jobs/{id}/resource-requirements); the job's tasks restart from its latest checkpoint
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_APPLY_RECOMMENDATION, requires = "recommend")]
+    pub apply_recommendation: bool,
+
+    /// Slots per TaskManager for the TaskManager count; default: the most a registered TaskManager offers
+    #[arg(long, env = env_vars::FLINK_SAVEPOINTER_SLOTS_PER_TASKMANAGER, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub slots_per_taskmanager: Option<u32>,
+
+    /// How often the metrics are sampled
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_every)]
+    pub recommend_every: Duration,
+
+    /// The span of samples averaged for a decision; nothing is decided before it is covered
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub metrics_window: Duration,
+
+    /// After a rescale (and a job first seen), how long nothing is decided
+    #[arg(long, alias = "stabilization", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub stabilisation: Duration,
+
+    /// The share of time a vertex should be busy (0..1]
+    #[arg(
+        long,
+        alias = "target-utilization",
+        value_name = "FRACTION",
+        default_value_t = 0.7
+    )]
+    pub target_utilisation: f64,
+
+    /// How far the utilisation may stray from the target either way before a vertex is resized
+    #[arg(
+        long,
+        alias = "utilization-boundary",
+        value_name = "FRACTION",
+        default_value_t = 0.2
+    )]
+    pub utilisation_boundary: f64,
+
+    /// The most one step down removes, as a fraction of the current parallelism [0..1)
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.5)]
+    pub max_scale_down: f64,
+
+    /// The most one step up adds, as a multiple of the current parallelism
+    #[arg(long, value_name = "FACTOR", default_value_t = 10.0)]
+    pub max_scale_up: f64,
+
+    /// Never recommend a vertex above this parallelism (nor above its own max parallelism)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallelism: Option<u32>,
+}
+
+impl RecommendArgs {
+    /// The recommendation's settings, or what is wrong with them; `None` without `--recommend`.
+    pub fn settings(&self) -> Result<Option<RecommendSettings>, String> {
+        if !self.recommend {
+            return Ok(None);
+        }
+        let policy = Policy {
+            target_utilisation: self.target_utilisation,
+            utilisation_boundary: self.utilisation_boundary,
+            metrics_window: self.metrics_window,
+            stabilisation: self.stabilisation,
+            max_scale_down_factor: self.max_scale_down,
+            max_scale_up_factor: self.max_scale_up,
+            min_parallelism: 1,
+            max_parallelism: self.max_parallelism,
+        }
+        .validated()
+        .map_err(|e| format!("--recommend: {e}"))?;
+        Ok(Some(RecommendSettings {
+            every: self.recommend_every,
+            policy,
+            slots_per_taskmanager: self.slots_per_taskmanager,
+            apply: self.apply_recommendation,
+        }))
+    }
 }
 
 impl RunArgs {

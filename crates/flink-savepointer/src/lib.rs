@@ -19,6 +19,7 @@ pub mod cli;
 pub mod exit;
 pub mod http;
 pub mod prune;
+pub mod recommend;
 pub mod recover;
 pub mod retention;
 pub mod round;
@@ -260,6 +261,10 @@ fn ended_early(what: &str, ended: Result<(), tokio::task::JoinError>) -> Failure
 }
 
 async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
+    let recommend = args
+        .recommend
+        .settings()
+        .map_err(|e| Failure::msg(Exit::Usage, e))?;
     let savepointer = setup(&args.common.base, args.common.settings())?;
     let schedule = args.schedule();
     let interval = schedule.nominal_interval();
@@ -322,6 +327,27 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
             })
         }
     };
+    // --recommend: its own loop on its own interval; a round of savepoints does not delay it.
+    let mut recommending = recommend.map(|settings| {
+        tracing::info!(
+            every_s = settings.every.as_secs_f64(),
+            window_s = settings.policy.metrics_window.as_secs_f64(),
+            stabilisation_s = settings.policy.stabilisation.as_secs_f64(),
+            apply = settings.apply,
+            "recommending each job's size from its metrics{}",
+            if settings.apply {
+                ", and applying it in place"
+            } else {
+                ""
+            }
+        );
+        tokio::spawn(recommend::run(
+            savepointer.client().clone(),
+            args.common.base.selector(),
+            settings,
+            savepointer.status().clone(),
+        ))
+    });
 
     let mut ticker = schedule.ticker();
     let mut backoff = Backoff::new(
@@ -343,6 +369,12 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
             ended = &mut server => return Err(ended_early("the HTTP listener", ended)),
             ended = &mut probe => return Err(ended_early("the JobManager probe", ended)),
             ended = &mut recovery => return Err(ended_early("the recovery loop", ended)),
+            ended = async {
+                match recommending.as_mut() {
+                    Some(task) => task.await,
+                    None => std::future::pending().await,
+                }
+            } => return Err(ended_early("the recommendation loop", ended)),
             _ = wait => {}
         }
         let (report, stopping) =
@@ -373,6 +405,9 @@ async fn run_daemon(args: RunArgs) -> Result<Exit, Failure> {
     probe.abort();
     // A recovery in flight is abandoned with its lease, which expires (recover::LEASE_TTL).
     recovery.abort();
+    if let Some(recommending) = recommending {
+        recommending.abort();
+    }
     if *stop.borrow() < Stop::Now {
         match tokio::time::timeout(Duration::from_secs(15), server).await {
             Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP listener failed: {e}"),

@@ -1,10 +1,14 @@
 //! What the sidecar has done so far: the numbers behind `/metrics`, and the
 //! verdict behind `/readyz`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use flink_autoscaler::{Phase, VertexRecommendation};
+
+use crate::recommend::Published;
 
 /// Counters and timestamps of one job (by name).
 #[derive(Debug, Clone, Default)]
@@ -72,6 +76,8 @@ struct Inner {
     jobs: BTreeMap<String, JobStats>,
     /// `--recover` is on: its metrics are shown.
     recovery: bool,
+    /// `--recommend`: each running selected job's latest recommendation, by name.
+    recommendations: BTreeMap<String, Published>,
 }
 
 /// Shared between the rounds and the HTTP listener.
@@ -98,6 +104,7 @@ impl Status {
                 expected: BTreeSet::new(),
                 jobs: BTreeMap::new(),
                 recovery: false,
+                recommendations: BTreeMap::new(),
             }),
         }
     }
@@ -137,6 +144,25 @@ impl Status {
     /// Changes one job's recovery numbers.
     pub fn recovery(&self, name: &str, change: impl FnOnce(&mut RecoveryStats)) {
         self.job(name, |s| change(&mut s.recovery));
+    }
+
+    /// Publishes a job's latest recommendation on `/metrics`.
+    pub fn publish_recommendation(&self, name: &str, published: Published) {
+        self.lock()
+            .recommendations
+            .insert(name.to_string(), published);
+    }
+
+    /// Drops the recommendations of jobs not in `names` (no longer running or selected).
+    pub fn keep_recommendations(&self, names: &HashSet<String>) {
+        self.lock()
+            .recommendations
+            .retain(|name, _| names.contains(name));
+    }
+
+    /// A copy of a job's latest recommendation.
+    pub fn recommendation(&self, name: &str) -> Option<Published> {
+        self.lock().recommendations.get(name).cloned()
     }
 
     /// A copy of one job's numbers.
@@ -394,8 +420,119 @@ impl Status {
                 per_job(&|s| Some(f64::from(u8::from(s.recovery.recovering)))),
             );
         }
+        render_recommendations(&inner.recommendations, &mut metric);
         out
     }
+}
+
+/// Writes one metric: its name, type, help and labelled samples.
+type WriteMetric<'a> = dyn FnMut(&str, &str, &str, Vec<(String, f64)>) + 'a;
+
+/// `--recommend`'s metrics: per job, and per vertex with the inputs each decision used.
+fn render_recommendations(
+    recommendations: &BTreeMap<String, Published>,
+    metric: &mut WriteMetric<'_>,
+) {
+    let per_job = |f: &dyn Fn(&Published) -> Option<f64>| -> Vec<(String, f64)> {
+        recommendations
+            .iter()
+            .filter_map(|(name, p)| Some((format!("{{job=\"{}\"}}", escape(name)), f(p)?)))
+            .collect()
+    };
+    let per_vertex = |f: &dyn Fn(&VertexRecommendation) -> Option<f64>| -> Vec<(String, f64)> {
+        recommendations
+            .iter()
+            .flat_map(|(name, p)| {
+                p.recommendation.vertices.iter().filter_map(move |v| {
+                    let labels = format!(
+                        "{{job=\"{}\",vertex=\"{}\",vertex_id=\"{}\"}}",
+                        escape(name),
+                        escape(&v.name),
+                        escape(&v.id)
+                    );
+                    Some((labels, f(v)?))
+                })
+            })
+            .collect()
+    };
+    metric(
+        "recommended_taskmanagers",
+        "gauge",
+        "TaskManagers the job needs for its load (recommended slots / slots per TaskManager, rounded up).",
+        per_job(&|p| Some(f64::from(p.taskmanagers()))),
+    );
+    metric(
+        "current_taskmanagers",
+        "gauge",
+        "TaskManagers the job needs at its current parallelism.",
+        per_job(&|p| Some(f64::from(p.current_taskmanagers()))),
+    );
+    metric(
+        "recommended_slots",
+        "gauge",
+        "Slots the job needs for its load (its widest vertex: one slot-sharing group).",
+        per_job(&|p| Some(f64::from(p.recommendation.slots()))),
+    );
+    metric(
+        "slots_per_taskmanager",
+        "gauge",
+        "Slots per TaskManager the recommendation counts with.",
+        per_job(&|p| Some(f64::from(p.slots_per_taskmanager))),
+    );
+    metric(
+        "recommendation_evaluated",
+        "gauge",
+        "1 when the recommendation was decided from a full metrics window; 0 while stabilising after a rescale or collecting (it then holds the current parallelism).",
+        per_job(&|p| Some(f64::from(u8::from(p.recommendation.phase == Phase::Evaluated)))),
+    );
+    metric(
+        "recommended_parallelism",
+        "gauge",
+        "The parallelism the vertex needs for its load.",
+        per_vertex(&|v| Some(f64::from(v.recommended))),
+    );
+    metric(
+        "current_parallelism",
+        "gauge",
+        "The parallelism the vertex runs at.",
+        per_vertex(&|v| Some(f64::from(v.current))),
+    );
+    metric(
+        "vertex_busy_ms_per_second",
+        "gauge",
+        "Busy time of the vertex's busiest subtask, ms per second (window mean once evaluated).",
+        per_vertex(&|v| v.busy_ms_per_s),
+    );
+    metric(
+        "vertex_back_pressured_ms_per_second",
+        "gauge",
+        "Back-pressured time of the vertex's most back-pressured subtask, ms per second.",
+        per_vertex(&|v| v.back_pressured_ms_per_s),
+    );
+    metric(
+        "vertex_records_in_per_second",
+        "gauge",
+        "Records the vertex reads per second, all subtasks.",
+        per_vertex(&|v| v.records_in_per_s),
+    );
+    metric(
+        "vertex_records_out_per_second",
+        "gauge",
+        "Records the vertex emits per second, all subtasks.",
+        per_vertex(&|v| v.records_out_per_s),
+    );
+    metric(
+        "vertex_true_processing_rate",
+        "gauge",
+        "Records per second the vertex could handle at its parallelism if always busy.",
+        per_vertex(&|v| v.true_processing_rate),
+    );
+    metric(
+        "vertex_utilisation",
+        "gauge",
+        "The rate the vertex is given / its true processing rate (the autoscaler's utilisation).",
+        per_vertex(&|v| v.utilisation),
+    );
 }
 
 /// Escapes a label value for the Prometheus text format.
@@ -439,6 +576,58 @@ mod tests {
             text.contains("flink_savepointer_job_runs_under_another_name{job=\"orders\"} 0\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn recommendations_are_gauges_per_job_and_vertex() {
+        use flink_autoscaler::{Recommendation, VertexRecommendation};
+        let vertex = |id: &str, name: &str, current, recommended| VertexRecommendation {
+            id: id.into(),
+            name: name.into(),
+            current,
+            recommended,
+            busy_ms_per_s: Some(990.0),
+            back_pressured_ms_per_s: Some(0.0),
+            records_in_per_s: Some(1500.0),
+            records_out_per_s: None,
+            true_processing_rate: Some(1515.0),
+            utilisation: Some(0.99),
+            reason: String::new(),
+        };
+        let status = Status::new();
+        status.publish_recommendation(
+            "orders",
+            Published {
+                job_id: "j".into(),
+                recommendation: Recommendation {
+                    phase: Phase::Evaluated,
+                    vertices: vec![
+                        vertex("aa", "Source: \"in\"", 3, 2),
+                        vertex("bb", "counter", 3, 5),
+                    ],
+                },
+                slots_per_taskmanager: 2,
+            },
+        );
+        let text = status.render_metrics(true);
+        for line in [
+            "# TYPE flink_savepointer_recommended_taskmanagers gauge\n",
+            "flink_savepointer_recommended_taskmanagers{job=\"orders\"} 3\n",
+            "flink_savepointer_current_taskmanagers{job=\"orders\"} 2\n",
+            "flink_savepointer_recommended_slots{job=\"orders\"} 5\n",
+            "flink_savepointer_recommendation_evaluated{job=\"orders\"} 1\n",
+            "flink_savepointer_recommended_parallelism{job=\"orders\",vertex=\"counter\",vertex_id=\"bb\"} 5\n",
+            "flink_savepointer_current_parallelism{job=\"orders\",vertex=\"Source: \\\"in\\\"\",vertex_id=\"aa\"} 3\n",
+            "flink_savepointer_vertex_utilisation{job=\"orders\",vertex=\"counter\",vertex_id=\"bb\"} 0.99\n",
+        ] {
+            assert!(text.contains(line), "{line} missing in:\n{text}");
+        }
+        assert!(
+            !text.contains("vertex_records_out_per_second"),
+            "unreported values are left out"
+        );
+        status.keep_recommendations(&HashSet::new());
+        assert!(!status.render_metrics(true).contains("recommended_"));
     }
 
     #[test]

@@ -5,12 +5,22 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiter;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The example job of flink-ops' tests: a keyed counter fed by a generator.
@@ -20,7 +30,13 @@ import org.apache.flink.util.Collector;
  * a subtask has seen is exported as the gauge "maxCount", readable through
  * the REST API. Arguments: --name NAME (job name; without it, execute() takes
  * pipeline.name, which flink-deploy sets to --job-name), --rate N (records/s;
- * anything else makes main() throw: a bad argument).
+ * anything else makes main() throw: a bad argument), --rate-file PATH (the
+ * job's records per second, read from the file about twice a second, so a
+ * test steps the load without a redeploy; --rate while the file is
+ * unreadable), --work-us N (the counter spins N microseconds of CPU per
+ * record: a cost that saturates a subtask at about 1e6/N records/s), --keys N
+ * (how many keys the counter counts, 4 by default; more spread a rescaled
+ * counter's load evenly over its subtasks).
  *
  * VARIANT is replaced when the jar is built: "normal"; "broken" throws on
  * its first record (a bad release); "incompatible" renames the counter's
@@ -38,9 +54,15 @@ public class CounterJob {
     public static void main(String[] args) throws Exception {
         String name = null;
         long rate = 20;
+        String rateFile = null;
+        long workMicros = 0;
+        long keyCount = 4;
         for (int i = 0; i + 1 < args.length; i += 2) {
             if (args[i].equals("--name")) name = args[i + 1];
             else if (args[i].equals("--rate")) rate = parseRate(args[i + 1]);
+            else if (args[i].equals("--rate-file")) rateFile = args[i + 1];
+            else if (args[i].equals("--work-us")) workMicros = Long.parseLong(args[i + 1]);
+            else if (args[i].equals("--keys")) keyCount = Long.parseLong(args[i + 1]);
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         if (VARIANT.equals("self-named")) name = "self-named-example";
@@ -50,12 +72,18 @@ public class CounterJob {
             name = name + "-at-run";
         }
         env.enableCheckpointing(1000);
+        final long keys = keyCount;
+        final long fixedRate = rate;
+        final String ratePath = rateFile;
+        RateLimiterStrategy limits = ratePath == null
+                ? RateLimiterStrategy.perSecond(rate)
+                : parallelism -> new FileRateLimiter(ratePath, fixedRate, parallelism);
         DataGeneratorSource<Long> source = new DataGeneratorSource<>(
-                index -> index, Long.MAX_VALUE, RateLimiterStrategy.perSecond(rate), Types.LONG);
+                index -> index, Long.MAX_VALUE, limits, Types.LONG);
         env.fromSource(source, WatermarkStrategy.noWatermarks(), "source")
                 .uid("source")
-                .keyBy(value -> value % 4)
-                .process(new Counter())
+                .keyBy(value -> value % keys)
+                .process(new Counter(workMicros))
                 .uid(VARIANT.equals("incompatible") ? "counter-v2" : "counter")
                 .name("counter");
         // Without --name, execute() names the job from pipeline.name (flink-deploy sets it).
@@ -74,10 +102,82 @@ public class CounterJob {
         throw new IllegalArgumentException("--rate must be a positive number of records per second, not '" + value + "'");
     }
 
+    /**
+     * Permits at the job-wide rate in a file, shared evenly by the source's subtasks. Implements
+     * both acquire() (Flink 1.x) and acquire(int) (2.x); a permit not yet due completes later on
+     * a timer, so a throttled source is idle, not busy.
+     */
+    @SuppressWarnings("rawtypes")
+    static class FileRateLimiter implements RateLimiter {
+        private final String path;
+        private final long fallback;
+        private final int parallelism;
+        private transient ScheduledExecutorService timer;
+        private double perSecond;
+        private long readAt;
+        private long nextAt;
+
+        FileRateLimiter(String path, long fallback, int parallelism) {
+            this.path = path;
+            this.fallback = fallback;
+            this.parallelism = Math.max(1, parallelism);
+        }
+
+        private double rate(long now) {
+            if (readAt == 0 || now - readAt > 500_000_000L) {
+                readAt = now;
+                try {
+                    String text = new String(Files.readAllBytes(Paths.get(path)), StandardCharsets.UTF_8).trim();
+                    perSecond = Math.max(1.0, Double.parseDouble(text));
+                } catch (Exception e) {
+                    perSecond = fallback;
+                }
+            }
+            return perSecond / parallelism;
+        }
+
+        public CompletionStage<Void> acquire() {
+            return acquire(1);
+        }
+
+        public CompletionStage<Void> acquire(int requestSize) {
+            long now = System.nanoTime();
+            long interval = (long) (1e9 * Math.max(1, requestSize) / rate(now));
+            // Never bank more than a second of unused permits (a step down takes effect at once).
+            nextAt = Math.max(nextAt, now - 1_000_000_000L) + interval;
+            long delay = nextAt - now;
+            if (delay <= 0) return CompletableFuture.completedFuture(null);
+            if (timer == null) {
+                timer = Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "file-rate-limiter");
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+            CompletableFuture<Void> permit = new CompletableFuture<>();
+            timer.schedule(() -> permit.complete(null), delay, TimeUnit.NANOSECONDS);
+            return permit;
+        }
+    }
+
     static class Counter extends KeyedProcessFunction<Long, Long, Long> {
+        private final long workMicros;
         private transient ValueState<Long> count;
         private transient volatile long maxCount;
         private transient long openedAt;
+
+        Counter(long workMicros) {
+            this.workMicros = workMicros;
+        }
+
+        /** Burns CPU for the configured time: a cost per record that stays busy time. */
+        private void work() {
+            if (workMicros <= 0) return;
+            long until = System.nanoTime() + workMicros * 1000;
+            while (System.nanoTime() < until) {
+                Thread.onSpinWait();
+            }
+        }
 
         @Override
         public void open(OpenContext context) {
@@ -96,6 +196,7 @@ public class CounterJob {
                     && System.currentTimeMillis() - openedAt >= 8000) {
                 throw new IllegalStateException("fails once: attempt 0 fails 8 s after it opened");
             }
+            work();
             Long current = count.value();
             long next = (current == null ? 0 : current) + 1;
             count.update(next);

@@ -9,47 +9,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flink_config::{FlinkVersion, Profile};
 use flink_rest::{ClaimMode, FlinkClient, JobId, RunJob};
 use flink_testkit::{
     each_version, eventually, example_jar, wait_counter_at_least, wait_counter_parallelism,
-    workspace_bin, Cluster, ClusterBuilder, JobVariant,
+    workspace_bin, Cluster, JobVariant,
 };
-use serde_json::Value;
 
-/// A cluster with the elastic profile's settings, made quick for a test: short restart backoffs,
-/// and a running job scales up about a second after slots arrive. One TaskManager with one slot.
-async fn elastic_cluster(version: &str) -> Cluster {
-    let parsed: FlinkVersion = version.parse().expect("a Flink version");
-    let mut builder = ClusterBuilder::new(version).slots(1);
-    for setting in Profile::Elastic.settings(parsed) {
-        builder = builder.config(&setting.key, setting.value);
-    }
-    let wait_key = flink_config::key_for_version(
-        "jobmanager.adaptive-scheduler.resource-stabilization-timeout",
-        parsed,
-    )
-    .0;
-    builder = builder
-        .config("restart-strategy.exponential-delay.initial-backoff", "1 s")
-        .config("restart-strategy.exponential-delay.max-backoff", "2 s")
-        .config(wait_key, "1 s");
-    // How soon a running job scales up when slots arrive (30 s and more by default).
-    builder = if version.starts_with("1.") {
-        builder.config("jobmanager.adaptive-scheduler.scaling-interval.min", "1 s")
-    } else {
-        builder
-            .config(
-                "jobmanager.adaptive-scheduler.executing.cooldown-after-rescaling",
-                "1 s",
-            )
-            .config(
-                "jobmanager.adaptive-scheduler.executing.resource-stabilization-timeout",
-                "1 s",
-            )
-    };
-    builder.start().await
-}
+use crate::common::elastic_cluster;
+use serde_json::Value;
 
 /// A flink-deploy run in the background; its stderr is collected line by line as it comes.
 struct Deploying {
@@ -197,7 +164,7 @@ async fn exception_count(client: &FlinkClient, job: &JobId) -> usize {
 /// (killed) is a failure again.
 #[each_version(flavor = "multi_thread")]
 async fn a_failure_is_in_the_exception_history_a_rescale_is_not(version: &str) {
-    let mut cluster = elastic_cluster(version).await;
+    let mut cluster = elastic_cluster(version, 1).await;
     let client = cluster.client().clone();
     let jar = client
         .upload_jar(
@@ -316,7 +283,7 @@ async fn a_failure_is_in_the_exception_history_a_rescale_is_not(version: &str) {
 /// runs at the new parallelism; `--require-checkpoint` is met across the rescale.
 #[each_version(flavor = "multi_thread")]
 async fn a_taskmanager_joining_during_the_watch_is_not_a_failure(version: &str) {
-    let mut cluster = elastic_cluster(version).await;
+    let mut cluster = elastic_cluster(version, 1).await;
     let first = deploy(&cluster, JobVariant::Normal, &["--stable-for", "1s"]);
     first.assert_exit(0);
     let old_job = JobId::new(first.str("new_job_id"));
@@ -358,7 +325,7 @@ async fn a_taskmanager_joining_during_the_watch_is_not_a_failure(version: &str) 
 /// the watch and recovers.
 #[each_version(flavor = "multi_thread")]
 async fn a_failure_rolls_back_even_when_the_job_recovers(version: &str) {
-    let cluster = elastic_cluster(version).await;
+    let cluster = elastic_cluster(version, 1).await;
     let client = cluster.client();
     let first = deploy(&cluster, JobVariant::Normal, &["--stable-for", "1s"]);
     first.assert_exit(0);
