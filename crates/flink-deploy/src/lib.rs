@@ -85,18 +85,7 @@ fn run(
     match cli.command {
         Command::Status(args) => {
             init_logging(args.common.log.log_format, "info");
-            let url = args
-                .common
-                .rest
-                .jobmanager_url
-                .clone()
-                .ok_or(settings::SettingsError::NoUrl)
-                .map_err(|e| Failure::new(Exit::Usage, e))?;
-            let client = args
-                .common
-                .rest
-                .client_or(&url)
-                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let client = client_of(&args.common)?;
             let layout = args
                 .savepoint_dir
                 .as_deref()
@@ -117,18 +106,7 @@ fn run(
         }
         Command::Scale(args) => {
             init_logging(args.common.log.log_format, "info");
-            let url = args
-                .common
-                .rest
-                .jobmanager_url
-                .clone()
-                .ok_or(settings::SettingsError::NoUrl)
-                .map_err(|e| Failure::new(Exit::Usage, e))?;
-            let client = args
-                .common
-                .rest
-                .client_or(&url)
-                .map_err(|e| Failure::new(Exit::Usage, e))?;
+            let client = client_of(&args.common)?;
             let target = scale::Target {
                 parallelism: args.parallelism,
                 vertices: args.vertex.clone(),
@@ -166,6 +144,20 @@ fn run(
             })
         }
     }
+}
+
+/// The JobManager client of `status` and `scale`: `--jobmanager-url` is required (exit 2).
+fn client_of(common: &cli::CommonArgs) -> Result<flink_rest::FlinkClient, Failure> {
+    let url = common
+        .rest
+        .jobmanager_url
+        .clone()
+        .ok_or(settings::SettingsError::NoUrl)
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+    common
+        .rest
+        .client_or(&url)
+        .map_err(|e| Failure::new(Exit::Usage, e))
 }
 
 /// `rollback`: a deploy of the previous recorded release, its jar fetched from the layout.

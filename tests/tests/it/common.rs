@@ -92,3 +92,24 @@ pub fn elastic_builder(version: &str, slots: u32) -> ClusterBuilder {
     };
     builder
 }
+
+/// The newest complete `chk-N` of `job` on disk, as Flink names it.
+pub fn newest_checkpoint(cluster: &Cluster, job: &JobId) -> String {
+    let dir = cluster.dir().join("checkpoints").join(job.as_str());
+    let (_, path) = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("_metadata").is_file())
+        .filter_map(|e| {
+            let n = e
+                .file_name()
+                .to_str()?
+                .strip_prefix("chk-")?
+                .parse::<u64>()
+                .ok()?;
+            Some((n, e.path()))
+        })
+        .max()
+        .unwrap_or_else(|| panic!("no complete checkpoint under {}", dir.display()));
+    format!("file:{}", path.display())
+}

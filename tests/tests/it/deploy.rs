@@ -733,24 +733,7 @@ async fn restores_the_sidecars_savepoint(version: &str) {
     .await;
     client.cancel(&job).await.unwrap();
     wait_terminal(client, &job).await;
-    let job_checkpoints = cluster.dir().join("checkpoints").join(job.as_str());
-    let newest_checkpoint = std::fs::read_dir(&job_checkpoints)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().join("_metadata").is_file())
-        .filter_map(|e| {
-            let n = e
-                .file_name()
-                .to_str()?
-                .strip_prefix("chk-")?
-                .parse::<u64>()
-                .ok()?;
-            Some((n, e.path()))
-        })
-        .max()
-        .expect("a retained checkpoint")
-        .1;
-    let expected = format!("file:{}", newest_checkpoint.display());
+    let expected = crate::common::newest_checkpoint(&cluster, &job);
 
     let plan = d.run("plan", "orders", &d.jar(JobVariant::Normal), &[]);
     assert_exit(&plan, 0);

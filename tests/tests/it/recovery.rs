@@ -18,6 +18,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use savepoint_layout::{Intent, ReleaseKind, SavepointLayout};
 
+use crate::common::newest_checkpoint;
 use crate::savepointer::Sidecar;
 
 /// `--recover-grace` of these tests.
@@ -108,27 +109,6 @@ async fn recovered(client: &FlinkClient, name: &str) -> JobId {
 /// (plus one; the keys' counts differ by one at most).
 async fn first_count(client: &FlinkClient, job: &JobId) -> u64 {
     wait_counter_at_least(client, job, 1).await
-}
-
-/// The newest complete `chk-N` of `job` on disk, as Flink names it.
-fn newest_checkpoint(cluster: &Cluster, job: &JobId) -> String {
-    let dir = cluster.dir().join("checkpoints").join(job.as_str());
-    let (_, path) = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().join("_metadata").is_file())
-        .filter_map(|e| {
-            let n = e
-                .file_name()
-                .to_str()?
-                .strip_prefix("chk-")?
-                .parse::<u64>()
-                .ok()?;
-            Some((n, e.path()))
-        })
-        .max()
-        .unwrap_or_else(|| panic!("no complete checkpoint under {}", dir.display()));
-    format!("file:{}", path.display())
 }
 
 async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {
