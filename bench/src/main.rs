@@ -6,7 +6,7 @@
 //!
 //! - `BENCH_RUNS`: repetitions of each measurement (default 5).
 //! - `BENCH_ONLY`: a comma-separated subset of `downtime` (items 1 and 2),
-//!   `savepoints` (3), `bootstrap` (4), `images` (5), `recovery` (6).
+//!   `savepoints` (3), `bootstrap` (4), `images` (5), `recovery` (6), `recommend` (7).
 //! - `BENCH_FLINK_VERSION`: the Flink to run (default 2.3.0).
 //! - `BENCH_BIN_DIR`: the built binaries (default `target/release`).
 //! - `BENCH_OUT`: where to write the results (default `bench/RESULTS.md`).
@@ -18,6 +18,7 @@ mod images;
 mod lab;
 mod machine;
 mod measure;
+mod recommend;
 mod recovery;
 mod report;
 mod savepoints;
@@ -31,7 +32,14 @@ use crate::lab::Lab;
 use crate::machine::Machine;
 use crate::report::Report;
 
-const ITEMS: [&str; 5] = ["downtime", "savepoints", "bootstrap", "images", "recovery"];
+const ITEMS: [&str; 6] = [
+    "downtime",
+    "savepoints",
+    "bootstrap",
+    "images",
+    "recovery",
+    "recommend",
+];
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -105,7 +113,7 @@ async fn run() -> Result<()> {
     {
         true => {
             eprintln!("[bench] starting a Flink {version} cluster");
-            Some(Lab::start(&version, bins, bench_dir.clone()).await?)
+            Some(Lab::start(&version, bins.clone(), bench_dir.clone()).await?)
         }
         false => None,
     };
@@ -128,6 +136,12 @@ async fn run() -> Result<()> {
             recovery = Some(recovery::measure(lab, runs).await?);
         }
     }
+    // Its own cluster (adaptive scheduler, small buffers): the other one stops first.
+    drop(lab);
+    let recommend = match want("recommend") {
+        true => Some(recommend::measure(&version, &bins).await?),
+        false => None,
+    };
     let images = want("images").then(images::measure);
     machine.load_after = machine::load();
 
@@ -141,6 +155,7 @@ async fn run() -> Result<()> {
         bootstrap: bootstrap.as_ref(),
         images: images.as_ref(),
         recovery: recovery.as_ref(),
+        recommend: recommend.as_ref(),
     };
     std::fs::write(&out, report.render()).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("[bench] wrote {}", out.display());

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::downtime::{self, JarKind, Method};
 use crate::machine::Machine;
 use crate::measure::{ratio, show_ratio, ProcStats, Series};
-use crate::{bootstrap, images, recovery, savepoints};
+use crate::{bootstrap, images, recommend, recovery, savepoints};
 
 /// Everything measured; `None` for items not run (`BENCH_ONLY`).
 pub struct Report<'a> {
@@ -19,6 +19,7 @@ pub struct Report<'a> {
     pub bootstrap: Option<&'a bootstrap::Results>,
     pub images: Option<&'a images::Results>,
     pub recovery: Option<&'a recovery::Results>,
+    pub recommend: Option<&'a recommend::Results>,
 }
 
 fn series(stats: &[ProcStats], f: impl Fn(&ProcStats) -> f64) -> Series {
@@ -70,6 +71,7 @@ impl Report<'_> {
         self.item4(&mut md);
         self.item5(&mut md);
         self.item6(&mut md);
+        self.item7(&mut md);
         md
     }
 
@@ -111,6 +113,72 @@ impl Report<'_> {
              checkpoint.\n",
             recovery::GRACE_S,
             recovery::GRACE_S
+        );
+    }
+
+    fn item7(&self, md: &mut String) {
+        let Some(r) = self.recommend else { return };
+        let _ = writeln!(md, "## 7. The recommendation following a load step\n");
+        let _ = writeln!(
+            md,
+            "| t, s | offered, records/s | busiest vertex | records in/s | busy, ms/s | \
+             parallelism | recommended | recommended TaskManagers |\n|---|---|---|---|---|---|---|---|"
+        );
+        let show = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}"));
+        for s in &r.samples {
+            let _ = writeln!(
+                md,
+                "| {:.0} | {} | {} | {} | {} | {} | {}{} | {} |",
+                s.t_s,
+                s.rate,
+                if s.vertex.is_empty() {
+                    "—"
+                } else {
+                    &s.vertex
+                },
+                show(s.records_in),
+                show(s.busy),
+                show(s.current),
+                show(s.recommended),
+                if s.evaluated || s.recommended.is_none() {
+                    ""
+                } else {
+                    " (held)"
+                },
+                show(s.taskmanagers),
+            );
+        }
+        let steps: Vec<String> = recommend::STEPS
+            .iter()
+            .map(|(rate, secs)| format!("{rate} records/s for {secs} s"))
+            .collect();
+        let flags: Vec<String> = recommend::SIDECAR
+            .iter()
+            .map(|(flag, value)| format!("{flag} {value}"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\nThe example job at parallelism {} on one TaskManager of 4 slots (adaptive scheduler, \
+             4 KiB network buffers with debloating, so a step down shows within seconds), its \
+             counter spending {} µs of CPU per record (a subtask saturates near {} records/s), \
+             its load stepped through its rate file: {}. Beside it `flink-savepointer run \
+             --recommend {} --slots-per-taskmanager 2` ({} binaries), its /metrics read every {} \
+             s: the busiest vertex's `vertex_records_in_per_second`, `vertex_busy_ms_per_second`, \
+             `current_parallelism` and `recommended_parallelism`, and the job's \
+             `recommended_taskmanagers`. \"(held)\": `recommendation_evaluated` 0, the sidecar \
+             still stabilising or collecting its window, so it holds the current parallelism. \
+             \"—\": a look at which /metrics showed no vertex figures for the job. Flink's \
+             `numRecordsInPerSecond` and `busyTimeMsPerSecond` are averages over the last 60 s \
+             (its `MeterView` and `TimerGauge`), so the inputs, and the recommendation after \
+             them, follow a step over about a minute whatever the sidecar's own window. Only \
+             published, never applied; nothing here is asserted.\n",
+            recommend::PARALLELISM,
+            recommend::WORK_US,
+            1_000_000 / recommend::WORK_US,
+            steps.join(", then "),
+            flags.join(" "),
+            r.bins,
+            recommend::SAMPLE_EVERY_S,
         );
     }
 
