@@ -307,9 +307,20 @@ pub struct JobDetails {
     pub start_time: i64,
     /// Its vertices (chained operators).
     pub vertices: Vec<Vertex>,
-    /// Its job graph, with each vertex's inputs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its job graph, with each vertex's inputs. Read leniently: its shape differs between
+    /// versions and states (1.20 can leave out the plan's `name`), and the job's details must
+    /// never fail over it; without it, sources are known by name.
+    #[serde(
+        default,
+        deserialize_with = "lenient_plan",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub plan: Option<JobPlan>,
+}
+
+fn lenient_plan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<JobPlan>, D::Error> {
+    let raw = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(raw.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 impl JobDetails {
@@ -919,6 +930,12 @@ mod tests {
         let job: JobDetails = serde_json::from_str(body).unwrap();
         assert!(job.is_source("aa"));
         assert!(!job.is_source("bb"));
+        // A plan of another shape (no `name`) leaves the details readable, without a plan.
+        let odd = body.replacen(r#""name":"load","type""#, r#""type""#, 1);
+        assert!(serde_json::from_str::<JobDetails>(&odd)
+            .unwrap()
+            .plan
+            .is_none());
         let unplanned = JobDetails { plan: None, ..job };
         assert!(unplanned.is_source("aa"), "by its name without a plan");
         assert!(!unplanned.is_source("bb"));
