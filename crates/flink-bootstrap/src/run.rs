@@ -80,7 +80,7 @@ pub fn run(cli: &Cli, vars: impl IntoIterator<Item = (String, String)>) -> Resul
         .with_context(|| format!("--flink-home {}", cli.flink_home.display()))
         .or_exit(Exit::FlinkNotFound)?;
     if !version.is_supported() {
-        warn!("Flink {version} is outside the versions flink-ops supports (1.18 to 2.3)");
+        warn!("Flink {version} is outside the versions flink-ops supports (1.19 to 2.3)");
     }
     let script = cli.flink_home.join("bin").join(role.script());
     if action == Action::Start && !script.is_file() {

@@ -583,7 +583,7 @@ async fn a_flink_older_than_supported_is_an_unsupported_version() {
     assert!(!err.is_unreachable());
     assert!(err.to_string().contains("runs Flink 1.2.0"), "{err}");
     assert!(
-        err.to_string().contains("supports Flink 1.18.0 and later"),
+        err.to_string().contains("supports Flink 1.19.0 and later"),
         "{err}"
     );
 }

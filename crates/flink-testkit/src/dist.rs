@@ -12,12 +12,12 @@ use crate::cache::{build_once, cache_dir, run};
 /// test per version from this list.
 pub const SUPPORTED_VERSIONS: [&str; 2] = flink_testkit_macros::supported_versions!();
 
-/// Every Flink version CI tests: the newest patch release of each minor from 1.18 to 2.3.
-pub const MATRIX_VERSIONS: [&str; 7] = flink_testkit_macros::matrix_versions!();
+/// Every Flink version CI tests: the newest patch release of each minor from 1.19 to 2.3.
+pub const MATRIX_VERSIONS: [&str; 6] = flink_testkit_macros::matrix_versions!();
 
 /// The versions of [`MATRIX_VERSIONS`] that get the smoke scenarios only
 /// ([`each_smoke_version`](crate::each_smoke_version)), not the full suites.
-pub const SMOKE_VERSIONS: [&str; 5] = flink_testkit_macros::smoke_versions_list!();
+pub const SMOKE_VERSIONS: [&str; 4] = flink_testkit_macros::smoke_versions_list!();
 
 /// A Flink installation laid out as `FLINK_HOME`.
 #[derive(Debug, Clone)]

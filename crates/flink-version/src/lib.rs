@@ -56,7 +56,7 @@ pub enum VersionError {
 impl FlinkVersion {
     /// The oldest version flink-ops speaks to (REST dialect and key catalog), and the oldest CI
     /// tests. Not 1.17: it does not start on Java 17, which CI and the images run.
-    pub const OLDEST_SUPPORTED: Self = Self::new(1, 18, 0);
+    pub const OLDEST_SUPPORTED: Self = Self::new(1, 19, 0);
     /// The newest version the key catalog was extracted from (any 2.3.x).
     pub const NEWEST_KNOWN: Self = Self::new(2, 3, u32::MAX);
 
@@ -69,7 +69,7 @@ impl FlinkVersion {
         }
     }
 
-    /// Whether flink-ops supports this version (1.18 up to 2.3, any patch release).
+    /// Whether flink-ops supports this version (1.19 up to 2.3, any patch release).
     pub fn is_supported(self) -> bool {
         (Self::OLDEST_SUPPORTED..=Self::NEWEST_KNOWN).contains(&self)
     }
@@ -225,8 +225,8 @@ mod tests {
         assert!(FlinkVersion::new(2, 0, 0).at_least(1, 20));
         assert!(FlinkVersion::new(1, 2, 0) < FlinkVersion::OLDEST_SUPPORTED);
         assert!(FlinkVersion::new(1, 9, 0) < FlinkVersion::new(1, 10, 0));
-        assert!(FlinkVersion::new(1, 18, 0).is_supported());
-        assert!(!FlinkVersion::new(1, 17, 2).is_supported());
+        assert!(FlinkVersion::new(1, 19, 0).is_supported());
+        assert!(!FlinkVersion::new(1, 18, 1).is_supported());
         assert!(FlinkVersion::new(2, 3, 7).is_supported());
         assert!(!FlinkVersion::new(1, 16, 3).is_supported());
         assert!(!FlinkVersion::new(2, 4, 0).is_supported());

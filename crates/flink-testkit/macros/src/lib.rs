@@ -14,12 +14,12 @@ use proc_macro::{Delimiter, TokenStream, TokenTree};
 const VERSIONS: [&str; 2] = ["1.20.5", "2.3.0"];
 
 /// Every Flink version CI tests (and the README names): the newest patch release of each minor
-/// from 1.18 to 2.3 on PyPI. Those not in [`VERSIONS`] get the smoke scenarios
+/// from 1.19 to 2.3 on PyPI. Those not in [`VERSIONS`] get the smoke scenarios
 /// (`#[each_smoke_version]`). Not 1.17: it does not start on Java 17 (its JobManager fails with
-/// `IllegalAccessError: ... sun.net.util.IPAddressUtil`; Java 17 support came with 1.18).
-const MATRIX: [&str; 7] = [
-    "1.18.1", "1.19.3", "1.20.5", "2.0.2", "2.1.3", "2.2.1", "2.3.0",
-];
+/// `IllegalAccessError: ... sun.net.util.IPAddressUtil`; Java 17 support came with 1.18). Not
+/// 1.18 for now: the example job's rate-file source needs `DataGeneratorSource`, which 1.18's
+/// flink-dist lacks, and its 1.18 variant is not rebuilt yet.
+const MATRIX: [&str; 6] = ["1.19.3", "1.20.5", "2.0.2", "2.1.3", "2.2.1", "2.3.0"];
 
 /// The versions of [`MATRIX`] that the full suites do not cover.
 fn smoke_versions() -> impl Iterator<Item = &'static str> {
