@@ -113,3 +113,26 @@ pub fn newest_checkpoint(cluster: &Cluster, job: &JobId) -> String {
         .unwrap_or_else(|| panic!("no complete checkpoint under {}", dir.display()));
     format!("file:{}", path.display())
 }
+
+/// The parallelism of the example job's counter vertex.
+pub async fn counter_parallelism(client: &FlinkClient, job: &JobId) -> u32 {
+    let details = client.job(job).await.unwrap();
+    details
+        .vertices
+        .iter()
+        .find(|v| v.name.contains("counter"))
+        .expect("a counter vertex")
+        .parallelism
+}
+
+/// The ids of the active (not yet terminal) jobs named `name`.
+pub async fn active_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
+    client
+        .jobs_named(name)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.state.is_active())
+        .map(|j| j.jid)
+        .collect()
+}

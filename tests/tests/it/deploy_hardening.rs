@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::active_jobs;
 use flink_rest::{FlinkClient, JarId, JobId, JobState, RunJob};
 use flink_testkit::{
     each_version, eventually, example_jar, wait_counter_at_least, wait_running, wait_terminal,
@@ -237,17 +238,6 @@ impl Drop for Paused {
     fn drop(&mut self) {
         let _ = kill(self.0, Signal::SIGCONT);
     }
-}
-
-async fn active_jobs(client: &FlinkClient, name: &str) -> Vec<JobId> {
-    client
-        .jobs_named(name)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|j| j.state.is_active())
-        .map(|j| j.jid)
-        .collect()
 }
 
 async fn restored_from(client: &FlinkClient, job: &JobId) -> Option<String> {

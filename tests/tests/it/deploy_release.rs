@@ -16,7 +16,7 @@ use flink_testkit::{
 };
 use savepoint_layout::{Intent, ReleaseKind, ReleaseRecord, SavepointLayout};
 
-use crate::common::jar_names;
+use crate::common::{counter_parallelism, jar_names};
 use crate::deploy::{assert_exit, finish, restored_from, running_jobs, Deployer, Run};
 
 const JOB: &str = "orders";
@@ -65,16 +65,6 @@ async fn first_count(client: &FlinkClient, job: &JobId) -> u64 {
         || async move { counter_value(client, job).await },
     )
     .await
-}
-
-async fn counter_parallelism(client: &FlinkClient, job: &JobId) -> u32 {
-    let details = client.job(job).await.unwrap();
-    details
-        .vertices
-        .iter()
-        .find(|v| v.name.contains("counter"))
-        .expect("a counter vertex")
-        .parallelism
 }
 
 fn stored_jars(d: &Deployer) -> Vec<String> {

@@ -18,7 +18,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use savepoint_layout::{Intent, ReleaseKind, SavepointLayout};
 
-use crate::common::newest_checkpoint;
+use crate::common::{active_jobs, newest_checkpoint};
 use crate::savepointer::Sidecar;
 
 /// `--recover-grace` of these tests.
@@ -77,24 +77,13 @@ fn sidecar(cluster: &Cluster, job: &str) -> Sidecar {
     )
 }
 
-async fn active(client: &FlinkClient, name: &str) -> Vec<JobId> {
-    client
-        .jobs_named(name)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|j| j.state.is_active())
-        .map(|j| j.jid)
-        .collect()
-}
-
 /// Waits for the one active job of `name` (the recovered one), within the grace and some.
 async fn recovered(client: &FlinkClient, name: &str) -> JobId {
     eventually(
         &format!("'{name}' submitted again by the sidecar"),
         Duration::from_secs(60),
         || async {
-            let jobs = active(client, name).await;
+            let jobs = active_jobs(client, name).await;
             match jobs.as_slice() {
                 [one] => Ok(one.clone()),
                 [] => Err("no active job".to_string()),
@@ -214,7 +203,7 @@ async fn recovers_a_lost_job_from_its_newest_restore_point(version: &str) {
     client.cancel(&back).await.unwrap();
     wait_terminal(client, &back).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert!(active(client, "orders").await.is_empty());
+    assert!(active_jobs(client, "orders").await.is_empty());
     assert_eq!(
         sidecar.metric("recoveries_total", "orders").await.unwrap(),
         1.0
@@ -237,7 +226,7 @@ async fn recovers_a_lost_job_from_its_newest_restore_point(version: &str) {
     cluster.restart_jobmanager().await;
     let client = cluster.client();
     tokio::time::sleep(Duration::from_secs(15)).await; // five times the grace
-    assert!(active(client, "orders").await.is_empty());
+    assert!(active_jobs(client, "orders").await.is_empty());
     assert!(
         sidecar.log().contains("stopped on purpose"),
         "{}",
@@ -300,7 +289,7 @@ async fn recovers_a_lost_job_from_its_newest_restore_point(version: &str) {
         "{}",
         sidecar.log()
     );
-    assert!(active(cluster.client(), "orders").await.is_empty());
+    assert!(active_jobs(cluster.client(), "orders").await.is_empty());
     assert_eq!(
         sidecar.metric("recoveries_total", "orders").await.unwrap(),
         2.0
@@ -335,7 +324,7 @@ async fn two_sidecars_make_one_job(version: &str) {
     assert!(first_count(client, &back).await >= counted);
     // Both sidecars looked several times more: still one job, one recovery between them.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(active(client, "orders").await, [back]);
+    assert_eq!(active_jobs(client, "orders").await, [back]);
     let mut total = 0.0;
     for s in &sidecars {
         total += s.metric("recoveries_total", "orders").await.unwrap();
@@ -393,7 +382,7 @@ async fn a_deploy_killed_between_stop_and_run(version: &str) {
         "the job back after the dead deploy's lease expired",
         Duration::from_secs(120),
         || async {
-            match active(client, "orders").await.as_slice() {
+            match active_jobs(client, "orders").await.as_slice() {
                 [one] => Ok(one.clone()),
                 other => Err(format!("{other:?}")),
             }
@@ -407,7 +396,7 @@ async fn a_deploy_killed_between_stop_and_run(version: &str) {
     );
     assert!(first_count(client, &again).await >= before);
     tokio::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(active(client, "orders").await, [again]);
+    assert_eq!(active_jobs(client, "orders").await, [again]);
     assert_eq!(
         sidecar.metric("recoveries_total", "orders").await.unwrap(),
         1.0

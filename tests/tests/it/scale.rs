@@ -12,7 +12,7 @@ use flink_testkit::{
 };
 use serde_json::Value;
 
-use crate::common::{elastic_cluster, start_example_with};
+use crate::common::{counter_parallelism, elastic_cluster, start_example_with};
 
 fn scale(cluster: &Cluster, args: &[&str]) -> (i32, Value, String) {
     let out: Output = Command::new(workspace_bin("flink-deploy"))
@@ -33,16 +33,6 @@ fn scale(cluster: &Cluster, args: &[&str]) -> (i32, Value, String) {
     let report = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     (out.status.code().unwrap_or(-1), report, stderr)
-}
-
-async fn counter_parallelism(client: &FlinkClient, job: &JobId) -> u32 {
-    let details = client.job(job).await.unwrap();
-    details
-        .vertices
-        .iter()
-        .find(|v| v.name.contains("counter"))
-        .expect("a counter vertex")
-        .parallelism
 }
 
 async fn completed_checkpoints(client: &FlinkClient, job: &JobId) -> u64 {
